@@ -1,0 +1,3 @@
+module github.com/gantrygw/gantry
+
+go 1.26
