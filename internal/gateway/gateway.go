@@ -1,0 +1,219 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gantrygw/gantry/internal/balancer"
+	"github.com/gantrygw/gantry/internal/config"
+)
+
+// Options configures a Gateway.
+type Options struct {
+	// Logger receives the process log; nil means slog.Default().
+	Logger *slog.Logger
+	// Version is reported in Via-independent places (admin, metrics).
+	Version string
+}
+
+// Gateway runs listeners over the current Snapshot and swaps snapshots on reload.
+type Gateway struct {
+	opts Options
+	log  *slog.Logger
+
+	snap atomic.Pointer[Snapshot]
+
+	mu        sync.Mutex // serialises Start, Reload and Shutdown; guards the fields below
+	listeners map[string]*listener
+	upstreams map[string]*upstream
+	states    map[string]*balancer.State
+	started   bool
+	closed    bool
+	drains    sync.WaitGroup // retired listeners still draining
+}
+
+// ErrClosed is returned by Reload and Start after Shutdown.
+var ErrClosed = errors.New("gateway is shut down")
+
+// New builds the first snapshot from cfg and binds every listener; nothing is served
+// until Start. On error nothing is left open.
+func New(cfg *config.Config, opts Options) (*Gateway, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	g := &Gateway{
+		opts:      opts,
+		log:       opts.Logger,
+		listeners: map[string]*listener{},
+		upstreams: map[string]*upstream{},
+		states:    map[string]*balancer.State{},
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, err := g.apply(cfg); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Start serves on every listener. It returns at once.
+func (g *Gateway) Start() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return ErrClosed
+	}
+	g.started = true
+	for _, l := range g.listeners {
+		l.start()
+	}
+	return nil
+}
+
+// Snapshot returns the current snapshot.
+func (g *Gateway) Snapshot() *Snapshot { return g.snap.Load() }
+
+// Addr returns the bound address of a listener (useful with port 0), or nil.
+func (g *Gateway) Addr(listener string) net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if l := g.listeners[listener]; l != nil {
+		return l.addr()
+	}
+	return nil
+}
+
+// Reload builds a snapshot from cfg and swaps it in. On any error the running snapshot
+// and listeners stay exactly as they were. It returns what changed.
+func (g *Gateway) Reload(cfg *config.Config) (config.Changes, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return config.Changes{}, ErrClosed
+	}
+	return g.apply(cfg)
+}
+
+// apply builds, binds, swaps and retires. g.mu is held.
+func (g *Gateway) apply(cfg *config.Config) (config.Changes, error) {
+	old := g.snap.Load()
+	snap, created, err := g.build(cfg)
+	if err != nil {
+		return config.Changes{}, err
+	}
+	// Bind new sockets and prepare servers before anything becomes visible.
+	next, err := g.prepareListeners(cfg)
+	if err != nil {
+		for _, u := range created {
+			u.retire(false)
+		}
+		return config.Changes{}, err
+	}
+	snap.Built = time.Now()
+	g.snap.Store(snap)
+
+	// Commit: start new runtimes, switch listeners, retire what is no longer used.
+	for _, u := range created {
+		u.start()
+	}
+	oldListeners := g.listeners
+	g.listeners = next
+	inUse := map[*socket]bool{}
+	for _, l := range next {
+		inUse[l.sock] = true
+	}
+	for name, l := range next {
+		// A new listener on a socket an old one holds takes over new connections as it
+		// attaches; the old one's server then drains below.
+		if oldListeners[name] != l && g.started {
+			l.start()
+		}
+	}
+	for name, l := range oldListeners {
+		if next[name] != l {
+			g.retireListener(l, !inUse[l.sock])
+		}
+	}
+	oldUpstreams := g.upstreams
+	g.upstreams = snap.upstreams
+	for name, u := range oldUpstreams {
+		if nu := snap.upstreams[name]; nu != u {
+			u.retire(nu != nil && nu.transport == u.transport)
+		}
+	}
+	g.refreshStates()
+
+	var changes config.Changes
+	if old != nil {
+		changes = config.Diff(old.Config, cfg)
+	}
+	return changes, nil
+}
+
+// refreshStates keeps exactly the target states the current runtimes use.
+func (g *Gateway) refreshStates() {
+	states := map[string]*balancer.State{}
+	for name, u := range g.upstreams {
+		for _, t := range u.set.Targets() {
+			states[stateKey(name, t.URL)] = t.State
+		}
+	}
+	g.states = states
+}
+
+// retireListener shuts a listener down in the background, bounded by its drain timeout.
+func (g *Gateway) retireListener(l *listener, closeSocket bool) {
+	g.drains.Add(1)
+	go func() {
+		defer g.drains.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeouts.Drain.D())
+		defer cancel()
+		if err := l.shutdown(ctx, closeSocket); err != nil {
+			g.log.Warn("listener drain cut short", "listener", l.cfg.Name, "err", err)
+		}
+	}()
+}
+
+// Shutdown stops accepting on every listener, lets in-flight requests finish until ctx
+// is done, then closes what is left and stops background work.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil
+	}
+	g.closed = true
+	listeners := g.listeners
+	g.mu.Unlock()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, len(listeners))
+	for _, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.shutdown(ctx, true); err != nil {
+				errs <- fmt.Errorf("listener %s: %w", l.cfg.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	g.drains.Wait()
+	close(errs)
+	g.mu.Lock()
+	for _, u := range g.upstreams {
+		u.retire(false)
+	}
+	g.mu.Unlock()
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}

@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gantrygw/gantry/internal/config"
+	"github.com/gantrygw/gantry/internal/policy"
+	"github.com/gantrygw/gantry/internal/proxy"
+	"github.com/gantrygw/gantry/internal/router"
+)
+
+// Snapshot is everything the request path needs, immutable once published.
+type Snapshot struct {
+	// Config is the config the snapshot was built from.
+	Config *config.Config
+	// Built is when the snapshot was published.
+	Built time.Time
+
+	http      map[string]*httpRoutes // by http listener name
+	upstreams map[string]*upstream   // by upstream name
+}
+
+// httpRoutes is one http listener's route table.
+type httpRoutes struct {
+	router *router.Router
+	routes []*route // indexed by router.Result.Route
+}
+
+// route is a route's runtime: its chain and terminal.
+type route struct {
+	cfg   *config.Route
+	up    *upstream
+	chain policy.Chain
+	proxy *proxy.Handler
+}
+
+// build makes a snapshot from cfg, reusing runtimes of the current one. It returns the
+// upstream runtimes it created (to start on success or retire on failure).
+func (g *Gateway) build(cfg *config.Config) (*Snapshot, []*upstream, error) {
+	s := &Snapshot{Config: cfg, http: map[string]*httpRoutes{}, upstreams: map[string]*upstream{}}
+	var created []*upstream
+	fail := func(err error) (*Snapshot, []*upstream, error) {
+		for _, u := range created {
+			u.retire(false)
+		}
+		return nil, nil, err
+	}
+
+	l4Upstreams := map[string]bool{}
+	for _, l := range cfg.Listeners {
+		if l.Protocol == config.ProtocolTCP || l.Protocol == config.ProtocolUDP {
+			if l.Upstream != "" {
+				l4Upstreams[l.Upstream] = true
+			}
+			for _, up := range l.SNI {
+				l4Upstreams[up] = true
+			}
+		}
+	}
+	for _, name := range sortedKeys(cfg.Upstreams) {
+		uc := cfg.Upstreams[name]
+		u, isNew, err := g.buildUpstream(uc, g.upstreams[name], l4Upstreams[name])
+		if err != nil {
+			return fail(err)
+		}
+		if isNew {
+			created = append(created, u)
+		}
+		s.upstreams[name] = u
+	}
+
+	for _, lname := range sortedKeys(cfg.Listeners) {
+		l := cfg.Listeners[lname]
+		if l.Protocol != config.ProtocolHTTP {
+			continue
+		}
+		var rcfgs []*config.Route
+		var routes []*route
+		for _, rc := range cfg.Routes {
+			if len(rc.Listeners) > 0 && !contains(rc.Listeners, lname) {
+				continue
+			}
+			rt, err := g.buildRoute(rc, s.upstreams[rc.Upstream])
+			if err != nil {
+				return fail(fmt.Errorf("route %s: %w", rc.Name, err))
+			}
+			rcfgs = append(rcfgs, rc)
+			routes = append(routes, rt)
+		}
+		rtr, err := router.Compile(rcfgs)
+		if err != nil {
+			return fail(fmt.Errorf("listener %s: routes: %w", lname, err))
+		}
+		s.http[lname] = &httpRoutes{router: rtr, routes: routes}
+	}
+	return s, created, nil
+}
+
+func (g *Gateway) buildRoute(rc *config.Route, u *upstream) (*route, error) {
+	if u == nil {
+		return nil, fmt.Errorf("unknown upstream %q", rc.Upstream)
+	}
+	steps, err := g.buildPolicies(rc)
+	if err != nil {
+		return nil, err
+	}
+	retries := rc.Retries
+	if retries == nil {
+		retries = u.cfg.Retries
+	}
+	o := proxy.Options{
+		Upstream:              u.cfg.Name,
+		Picker:                u.set,
+		Transport:             u.transport,
+		ResponseHeaderTimeout: u.cfg.Timeouts.ResponseHeader.D(),
+		RequestTimeout:        rc.Timeouts.Request.D(),
+		Retry:                 retryPolicy(retryConfig(retries)),
+		Budget:                u.budget,
+		Breaker:               u.breaker,
+		HashKey:               u.hashKey,
+		Logger:                g.log.With("route", rc.Name, "upstream", u.cfg.Name),
+	}
+	if u.outlier != nil {
+		o.Observer = u.outlier // only when set: a nil *Outlier in the interface would not be nil
+	}
+	if rc.Timeouts.ResponseHeader > 0 {
+		o.ResponseHeaderTimeout = rc.Timeouts.ResponseHeader.D()
+	}
+	if u.cfg.Balance == "sticky" {
+		o.StickyCookie = stickyCookie
+	}
+	return &route{cfg: rc, up: u, chain: policy.NewChain(steps), proxy: proxy.New(o)}, nil
+}
+
+// stickyCookie is the cookie the sticky balancer uses.
+const stickyCookie = "gantry_sticky"
+
+// buildPolicies builds a route's policy steps from its config sections. The table of
+// policies lives here because internal/policy cannot import its subpackages.
+func (g *Gateway) buildPolicies(rc *config.Route) ([]policy.Step, error) {
+	return nil, nil
+}

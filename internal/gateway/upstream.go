@@ -1,0 +1,147 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gantrygw/gantry/internal/balancer"
+	"github.com/gantrygw/gantry/internal/config"
+	"github.com/gantrygw/gantry/internal/health"
+	"github.com/gantrygw/gantry/internal/proxy"
+)
+
+// upstream is the runtime of one configured upstream. It is shared by every snapshot
+// in which the upstream's config is unchanged.
+type upstream struct {
+	cfg       *config.Upstream
+	set       *balancer.Set
+	transport *http.Transport // nil for tcp/udp upstreams
+	checker   *health.Checker // nil without active checks
+	outlier   *health.Outlier // nil without outlier detection
+	budget    *proxy.Budget
+	breaker   *proxy.Breaker
+	hashKey   balancer.Key
+}
+
+// stateKey identifies a target's shared state across reloads.
+func stateKey(upstream, url string) string { return upstream + "\x00" + url }
+
+// buildUpstream returns old when the config is unchanged, else a new runtime that keeps
+// what it can of old (target states, connection pool). l4 tells whether the upstream
+// serves tcp/udp listeners. The returned bool is true for a new runtime that must be
+// started (health checks) and, if the reload fails, retired.
+func (g *Gateway) buildUpstream(uc *config.Upstream, old *upstream, l4 bool) (*upstream, bool, error) {
+	if old != nil && config.Same(old.cfg, uc) {
+		return old, false, nil
+	}
+	targets := make([]*balancer.Target, 0, len(uc.Targets))
+	for _, tc := range uc.Targets {
+		k := stateKey(uc.Name, tc.URL)
+		st := g.states[k]
+		if st == nil {
+			st = new(balancer.State)
+		}
+		t, err := balancer.NewTarget(tc.URL, tc.Weight, st)
+		if err != nil {
+			return nil, false, fmt.Errorf("upstream %s: target %s: %w", uc.Name, tc.URL, err)
+		}
+		targets = append(targets, t)
+	}
+	factory, err := balancer.New(uc.Balance)
+	if err != nil {
+		return nil, false, fmt.Errorf("upstream %s: %w", uc.Name, err)
+	}
+	u := &upstream{cfg: uc}
+	if uc.HashKey != "" {
+		if u.hashKey, err = balancer.ParseKey(uc.HashKey); err != nil {
+			return nil, false, fmt.Errorf("upstream %s: hash_key: %w", uc.Name, err)
+		}
+	}
+	so := balancer.SetOptions{Factory: factory, HashKey: uc.HashKey}
+	if uc.Outlier != nil {
+		so.PanicThreshold = uc.Outlier.PanicThreshold
+			// MAXEJ so.MaxEjectedPercent = uc.Outlier.MaxEjectedPercent
+	}
+	if uc.Health != nil {
+		so.SlowStart = uc.Health.SlowStart.D()
+	}
+	u.set = balancer.NewSet(targets, so)
+	if !l4 {
+		if old != nil && old.transport != nil && config.Same(old.cfg.Timeouts, uc.Timeouts) && config.Same(old.cfg.CircuitBreaker, uc.CircuitBreaker) {
+			u.transport = old.transport
+		} else {
+			to := proxy.TransportOptions{
+				ConnectTimeout: uc.Timeouts.Connect.D(),
+				IdleTimeout:    uc.Timeouts.Idle.D(),
+			}
+			if uc.CircuitBreaker != nil {
+				to.MaxConns = uc.CircuitBreaker.MaxConnections
+			}
+			u.transport = proxy.NewTransport(to)
+		}
+	}
+	if uc.Health != nil {
+		u.checker = health.New(health.Options{Config: uc.Health, Targets: targets, Setter: u.set, Logger: g.log.With("upstream", uc.Name)})
+	}
+	if uc.Outlier != nil {
+		u.outlier = health.NewOutlier(uc.Outlier, u.set)
+	}
+	r := retryConfig(uc.Retries)
+	u.budget = proxy.NewBudget(r.BudgetPercent)
+	if cb := uc.CircuitBreaker; cb != nil && (cb.MaxRequests > 0 || cb.MaxPending > 0) {
+		u.breaker = proxy.NewBreaker(cb.MaxRequests, cb.MaxPending)
+	}
+	return u, true, nil
+}
+
+// start begins background work of a new runtime.
+func (u *upstream) start() {
+	if u.checker != nil {
+		u.checker.Start()
+	}
+}
+
+// retire stops background work; in-flight requests on the runtime finish. keepTransport
+// is true when a newer runtime took over the connection pool.
+func (u *upstream) retire(keepTransport bool) {
+	if u.checker != nil {
+		u.checker.Stop()
+	}
+	u.set.Close()
+	if u.transport != nil && !keepTransport {
+		u.transport.CloseIdleConnections()
+	}
+}
+
+// defaultRetries is what applies when neither route nor upstream configures retries
+// (the defaults documented in docs/configuration.md).
+var defaultRetries = config.Retries{On: []string{"connect", "502", "503"}, BudgetPercent: 20}
+
+func retryConfig(r *config.Retries) *config.Retries {
+	if r == nil {
+		return &defaultRetries
+	}
+	return r
+}
+
+// retryPolicy turns a retries section into the proxy's policy.
+func retryPolicy(r *config.Retries) proxy.RetryPolicy {
+	p := proxy.RetryPolicy{Attempts: 2, PerTryTimeout: r.PerTryTimeout.D(), NonIdempotent: r.NonIdempotent}
+	if r.Attempts != nil {
+		p.Attempts = *r.Attempts
+	}
+	for _, on := range r.On {
+		switch on {
+		case "connect":
+			p.OnConnect = true
+		case "timeout":
+			p.OnTimeout = true
+		default:
+			if code, err := strconv.Atoi(on); err == nil {
+				p.Statuses = append(p.Statuses, code)
+			}
+		}
+	}
+	return p
+}
