@@ -70,4 +70,3 @@ func (l *logFlags) logger(stderr io.Writer) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("--log-format: want text or json, got %q", l.format)
 }
-

@@ -21,8 +21,8 @@ type Options struct {
 type Checker struct{}
 
 func New(o Options) *Checker { return &Checker{} }
-func (c *Checker) Start()   {}
-func (c *Checker) Stop()    {}
+func (c *Checker) Start()    {}
+func (c *Checker) Stop()     {}
 
 type Ejector interface {
 	Eject(t *balancer.Target, until interface{}) bool
