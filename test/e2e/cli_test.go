@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestHelpAndVersion(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+		code int
+	}{
+		{name: "help", args: []string{"help"}, want: "Commands:", code: 0},
+		{name: "no args", args: nil, want: "Commands:", code: 2},
+		{name: "proxy -h", args: []string{"proxy", "-h"}, want: "-to", code: 0},
+		{name: "help run", args: []string{"help", "run"}, want: "-c", code: 0},
+		{name: "version", args: []string{"version"}, want: "gantry ", code: 0},
+		{name: "unknown", args: []string{"frobnicate"}, want: "unknown command", code: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o, e, code := runGantry(t, tc.args...)
+			if code != tc.code || !strings.Contains(o+e, tc.want) {
+				t.Fatalf("gantry %v: exit %d, output %q; want exit %d containing %q", tc.args, code, o+e, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+// TestExamplesValidate runs `gantry validate` on every YAML file under examples/.
+func TestExamplesValidate(t *testing.T) {
+	var files []string
+	filepath.Walk("../../examples", func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) == 0 {
+		t.Fatalf("no example configs found under examples/")
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			o, e, code := runGantry(t, "validate", "-c", f)
+			if code != 0 {
+				t.Fatalf("gantry validate %s: exit %d\n%s%s", f, code, o, e)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(f, []byte(`listeners:
+  web: { address: "127.0.0.1:8080" }
+  web2: { address: "127.0.0.1:8080" }
+upstreams:
+  shop:
+    balance: round_robbin
+    targets: ["http://127.0.0.1:9001"]
+    timeouts: { connect: fast }
+routes:
+  - name: a
+    upstream: shop2
+  - name: a
+    upstrem: shop
+`), 0o644)
+	o, _, code := runGantry(t, "validate", "-c", f)
+	if code != 1 {
+		t.Fatalf("exit = %d, want 1; output:\n%s", code, o)
+	}
+	want := []string{
+		`broken.yaml:3:\d+: .*address`,           // duplicate listener address
+		`broken.yaml:6:\d+: .*balance`,           // unknown balancer
+		`broken.yaml:8:\d+: .*connect`,           // bad duration
+		`broken.yaml:11:\d+: .*unknown upstream`, // unknown upstream
+		`broken.yaml:12:\d+: .*name`,             // duplicate route name
+		`broken.yaml:13:\d+: .*unknown field`,    // unknown field
+	}
+	for _, w := range want {
+		if !regexp.MustCompile(w).MatchString(o) {
+			t.Errorf("output lacks a line matching %q:\n%s", w, o)
+		}
+	}
+}
+
+func TestDemoAnswers(t *testing.T) {
+	addr := freePort(t)
+	start := time.Now()
+	p := startGantry(t, "demo", "--listen", addr)
+	resp := waitHTTP(t, "http://"+addr+"/api/products/42", 200)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("demo took %v to answer, want a few seconds", took)
+	}
+	if !strings.Contains(string(body), `"/products/42"`) {
+		t.Fatalf("demo answer %s does not show the rewritten path /products/42", body)
+	}
+	p.waitOutput(t, `curl http://`+regexp.QuoteMeta(addr))
+	stop(t, p)
+}
+
+// TestProxyBalancesAndForwards: quick mode spreads evenly, forwards X-Forwarded-For,
+// and hop-by-hop headers never reach the backend.
+func TestProxyBalancesAndForwards(t *testing.T) {
+	b1, b2 := newRecorder(t, "b1"), newRecorder(t, "b2")
+	addr := freePort(t)
+	startGantry(t, "proxy", "--listen", addr, "--to", b1.URL, "--to", b2.URL)
+	waitHTTP(t, "http://"+addr+"/", 200).Body.Close()
+	n0 := b1.count() + b2.count()
+	for i := 0; i < 100; i++ {
+		resp, err := http.Get("http://" + addr + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	c1, c2 := b1.count(), b2.count()
+	if c1+c2-n0 != 100 || abs(c1-c2) > 1 {
+		t.Fatalf("backend counts b1=%d b2=%d, want an even split of 100 (+%d warm-up)", c1, c2, n0)
+	}
+
+	// Raw request with hop-by-hop headers, including custom ones named in Connection.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET /hop HTTP/1.1\r\nHost: example.test\r\n"+
+		"Connection: keep-alive, X-Secret, X-Forwarded-For\r\n"+
+		"X-Secret: s3cr3t\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\n"+
+		"Proxy-Connection: keep-alive\r\nTE: gzip\r\nUpgrade: h2c\r\nX-Forwarded-For: 10.9.9.9\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var got *http.Request
+	for _, r := range []*recorder{b1, b2} {
+		if l := r.last(); l != nil && l.URL.Path == "/hop" {
+			got = l
+		}
+	}
+	if got == nil {
+		t.Fatalf("no backend saw /hop (status %d)", resp.StatusCode)
+	}
+	for _, h := range []string{"X-Secret", "Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Te", "Upgrade"} {
+		if v := got.Header.Get(h); v != "" {
+			t.Errorf("backend saw hop-by-hop header %s: %q", h, v)
+		}
+	}
+	if xff := got.Header.Get("X-Forwarded-For"); xff != "127.0.0.1" {
+		t.Errorf("backend X-Forwarded-For = %q, want 127.0.0.1 (client XFF not trusted, gateway's own kept)", xff)
+	}
+	if got.Host != "example.test" {
+		t.Errorf("backend Host = %q, want example.test", got.Host)
+	}
+}
+
+func TestRunReloadsAndKeepsOldOnInvalid(t *testing.T) {
+	b1, b2 := newRecorder(t, "b1"), newRecorder(t, "b2")
+	addr := freePort(t)
+	dir := t.TempDir()
+	f := filepath.Join(dir, "gantry.yaml")
+	conf := func(target string) string {
+		return fmt.Sprintf("listeners:\n  web: { address: %q }\nupstreams:\n  u: { targets: [%q] }\nroutes:\n  - { name: all, upstream: u }\n", addr, target)
+	}
+	os.WriteFile(f, []byte(conf(b1.URL)), 0o644)
+	p := startGantry(t, "run", "-c", f, "--watch=false")
+	backendOf := func() string {
+		resp := waitHTTP(t, "http://"+addr+"/", 200)
+		resp.Body.Close()
+		return resp.Header.Get("X-Backend")
+	}
+	if got := backendOf(); got != "b1" {
+		t.Fatalf("X-Backend = %q, want b1", got)
+	}
+	// Invalid config + SIGHUP: logged, old config keeps serving.
+	os.WriteFile(f, []byte(conf(b2.URL)+"  - { name: all, upstream: nope }\n"), 0o644)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.waitOutput(t, `reload rejected`)
+	if got := backendOf(); got != "b1" {
+		t.Fatalf("after invalid reload X-Backend = %q, want b1", got)
+	}
+	// Valid config + SIGHUP: swapped, and the log says what changed.
+	os.WriteFile(f, []byte(conf(b2.URL)), 0o644)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.waitOutput(t, `config reloaded.*upstreams`)
+	if got := backendOf(); got != "b2" {
+		t.Fatalf("after reload X-Backend = %q, want b2", got)
+	}
+	stop(t, p)
+}
+
+func TestRunWatchesFile(t *testing.T) {
+	b1, b2 := newRecorder(t, "b1"), newRecorder(t, "b2")
+	addr := freePort(t)
+	f := filepath.Join(t.TempDir(), "gantry.yaml")
+	conf := func(target string) []byte {
+		return []byte(fmt.Sprintf("listeners:\n  web: { address: %q }\nupstreams:\n  u: { targets: [%q] }\nroutes:\n  - { name: all, upstream: u }\n", addr, target))
+	}
+	os.WriteFile(f, conf(b1.URL), 0o644)
+	p := startGantry(t, "run", "-c", f)
+	waitHTTP(t, "http://"+addr+"/", 200).Body.Close()
+	os.WriteFile(f, conf(b2.URL), 0o644)
+	p.waitOutput(t, `config reloaded.*file changed`)
+	resp := waitHTTP(t, "http://"+addr+"/", 200)
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Backend"); got != "b2" {
+		t.Fatalf("after file change X-Backend = %q, want b2", got)
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
