@@ -232,3 +232,62 @@ func abs(x int) int {
 	}
 	return x
 }
+
+// TestSIGTERMDrainsInFlight: a request in flight when SIGTERM arrives still completes,
+// new connections are refused afterwards, and the process exits 0.
+func TestSIGTERMDrainsInFlight(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	slow := newSlowBackend(t, arrived, release)
+	addr := freePort(t)
+	p := startGantry(t, "proxy", "--listen", addr, "--to", slow)
+	waitHTTP(t, "http://"+addr+"/ready", 200).Body.Close()
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/slow")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{code: resp.StatusCode, body: string(b)}
+	}()
+	<-arrived
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.waitOutput(t, "shutting down")
+	close(release)
+	r := <-done
+	if r.err != nil || r.code != 200 || r.body != "slow done" {
+		t.Fatalf("in-flight request = %d %q %v, want 200 \"slow done\"", r.code, r.body, r.err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("gantry did not exit after draining")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code = %d, want 0", code)
+	}
+}
+
+// newSlowBackend answers /slow only after release is closed; other paths at once.
+func newSlowBackend(t *testing.T, arrived chan<- struct{}, release <-chan struct{}) string {
+	rec := newRecorder(t, "slow")
+	rec.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			<-release
+			io.WriteString(w, "slow done")
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	return rec.URL
+}
