@@ -1,0 +1,5 @@
+package l4
+
+import "syscall"
+
+func syscallRefused() error { return syscall.ECONNREFUSED }
