@@ -82,7 +82,7 @@ func (r *relay) finish(dst, src net.Conn, err error) {
 
 // pipe copies src to dst until EOF (nil error) or failure.
 func (r *relay) pipe(dst, src net.Conn, idle time.Duration) (int64, error) {
-	tick := idle / 4
+	tick := max(idle/4, time.Millisecond) // a zero tick would spin
 	var total int64
 	for {
 		if idle > 0 {

@@ -248,11 +248,12 @@ func (s *UDPServer) replies(ss *udpSession) {
 	defer datagramPool.Put(bp)
 	buf := *bp
 	idle := s.opts.IdleTimeout
+	tick := max(idle/4, time.Millisecond)
 	s.mu.RLock()
 	pc := s.pc
 	s.mu.RUnlock()
 	uc, _ := pc.(*net.UDPConn)
-	if err := ss.up.SetReadDeadline(time.Now().Add(idle / 4)); err != nil {
+	if err := ss.up.SetReadDeadline(time.Now().Add(tick)); err != nil {
 		return
 	}
 	for {
@@ -276,7 +277,7 @@ func (s *UDPServer) replies(ss *udpSession) {
 			if time.Duration(time.Now().UnixNano()-ss.last.Load()) >= idle {
 				return
 			}
-			if ss.up.SetReadDeadline(time.Now().Add(idle/4)) != nil {
+			if ss.up.SetReadDeadline(time.Now().Add(tick)) != nil {
 				return
 			}
 			continue
