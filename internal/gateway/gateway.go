@@ -128,6 +128,11 @@ func (g *Gateway) apply(cfg *config.Config) (config.Changes, error) {
 	for _, l := range next {
 		inUse[l.sock] = true
 	}
+	for _, l := range next {
+		if l.tcp != nil || l.udp != nil {
+			l.setTable(snap)
+		}
+	}
 	for name, l := range next {
 		// A new listener on a socket an old one holds takes over new connections as it
 		// attaches; the old one's server then drains below.
@@ -137,7 +142,7 @@ func (g *Gateway) apply(cfg *config.Config) (config.Changes, error) {
 	}
 	for name, l := range oldListeners {
 		if next[name] != l {
-			g.retireListener(l, !inUse[l.sock])
+			g.retireListener(l, l.sock == nil || !inUse[l.sock])
 		}
 	}
 	oldUpstreams := g.upstreams

@@ -11,41 +11,79 @@ import (
 	"sync"
 
 	"github.com/gantrygw/gantry/internal/config"
+	"github.com/gantrygw/gantry/internal/l4"
+	"github.com/gantrygw/gantry/internal/proxyproto"
 )
 
-// listener is the runtime of one configured listener.
+// listener is the runtime of one configured listener: an http.Server, an L4 TCP server
+// (both fed by a socket), or an L4 UDP server on a packet conn.
 type listener struct {
 	cfg  *config.Listener
-	sock *socket // shared with the listener it took over, if any
+	sock *socket // http, tcp: shared with the listener it took over, if any
 	cl   *chanListener
-	srv  *http.Server // http listeners
+
+	srv *http.Server // http
+	tcp *l4.TCPServer
+	udp *l4.UDPServer
+	pc  net.PacketConn // udp
 
 	startOnce sync.Once
 	served    chan struct{} // closed when the serve goroutine returns
 }
 
-func (l *listener) addr() net.Addr { return l.sock.ln.Addr() }
+func (l *listener) addr() net.Addr {
+	if l.pc != nil {
+		return l.pc.LocalAddr()
+	}
+	return l.sock.ln.Addr()
+}
+
+// sameServer reports whether a listener built for a can serve b as is: everything but
+// the L4 routing (upstream, sni), which SetTable changes live, must be equal.
+func sameServer(a, b *config.Listener) bool {
+	x, y := *a, *b
+	x.Upstream, y.Upstream = "", ""
+	x.SNI, y.SNI = nil, nil
+	return config.Same(&x, &y)
+}
 
 // prepareListeners binds what is new and builds a server per listener of cfg, without
-// serving. A listener whose config is unchanged is reused as is; one on an address an
-// old listener already holds takes over that socket. On error every socket opened here
-// is closed and nothing else changed.
+// serving. A listener whose server settings are unchanged is reused; one on an address
+// an old listener already holds takes over that socket. On error every socket opened
+// here is closed and nothing else changed.
 func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, error) {
 	next := map[string]*listener{}
-	var opened []*socket
+	var opened []closer
 	byAddr := map[string]*socket{}
+	udpByAddr := map[string]*listener{}
 	for _, l := range g.listeners {
-		byAddr[l.cfg.Address] = l.sock
+		if l.pc != nil {
+			udpByAddr[l.cfg.Address] = l
+		} else {
+			byAddr[l.cfg.Address] = l.sock
+		}
 	}
 	var errs []error
 	for _, name := range sortedKeys(cfg.Listeners) {
 		lc := cfg.Listeners[name]
-		if old := g.listeners[name]; old != nil && config.Same(old.cfg, lc) {
+		if old := g.listeners[name]; old != nil && sameServer(old.cfg, lc) {
 			next[name] = old
 			continue
 		}
-		if lc.Protocol != config.ProtocolHTTP {
-			errs = append(errs, fmt.Errorf("listener %s: protocol %s is not supported yet", name, lc.Protocol))
+		if lc.Protocol == config.ProtocolUDP {
+			if old := udpByAddr[lc.Address]; old != nil {
+				// One UDP socket cannot feed two servers; changing a UDP listener's
+				// settings on the same address is not supported without a restart.
+				errs = append(errs, fmt.Errorf("listener %s: changing the settings of a udp listener needs a restart", name))
+				continue
+			}
+			pc, err := net.ListenPacket("udp", lc.Address)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("listener %s: %w", name, err))
+				continue
+			}
+			opened = append(opened, pc)
+			next[name] = g.newUDPListener(lc, pc)
 			continue
 		}
 		sock := byAddr[lc.Address]
@@ -56,10 +94,16 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 				continue
 			}
 			sock = newSocket(ln)
-			opened = append(opened, sock)
+			opened = append(opened, ln)
 			byAddr[lc.Address] = sock
 		}
-		l, err := g.newHTTPListener(lc, sock)
+		var l *listener
+		var err error
+		if lc.Protocol == config.ProtocolTCP {
+			l = g.newTCPListener(lc, sock)
+		} else {
+			l, err = g.newHTTPListener(lc, sock)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listener %s: %w", name, err))
 			continue
@@ -67,13 +111,16 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 		next[name] = l
 	}
 	if len(errs) > 0 {
-		for _, s := range opened {
-			s.ln.Close()
+		for _, c := range opened {
+			c.Close()
 		}
 		return nil, errors.Join(errs...)
 	}
 	return next, nil
 }
+
+// closer is what prepareListeners may have to close on failure.
+type closer interface{ Close() error }
 
 func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener, error) {
 	l := &listener{cfg: lc, sock: sock, served: make(chan struct{})}
@@ -101,6 +148,24 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 	return l, nil
 }
 
+func (g *Gateway) newTCPListener(lc *config.Listener, sock *socket) *listener {
+	return &listener{cfg: lc, sock: sock, served: make(chan struct{}), tcp: l4.NewTCP(l4.TCPOptions{
+		Listener:            lc.Name,
+		IdleTimeout:         lc.Timeouts.Idle.D(),
+		MaxConnections:      lc.Limits.MaxConnections,
+		AcceptProxyProtocol: lc.ProxyProtocol,
+		Logger:              g.log.With("listener", lc.Name),
+	})}
+}
+
+func (g *Gateway) newUDPListener(lc *config.Listener, pc net.PacketConn) *listener {
+	return &listener{cfg: lc, pc: pc, served: make(chan struct{}), udp: l4.NewUDP(l4.UDPOptions{
+		Listener:    lc.Name,
+		IdleTimeout: lc.Timeouts.Idle.D(),
+		Logger:      g.log.With("listener", lc.Name),
+	})}
+}
+
 // loadTLS builds the listener's TLS config from certificate files.
 func loadTLS(c *config.TLS) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
@@ -117,23 +182,47 @@ func loadTLS(c *config.TLS) (*tls.Config, error) {
 	return tc, nil
 }
 
-// start serves the listener on its socket (once).
+// setTable points an L4 listener at the routes of snap.
+func (l *listener) setTable(snap *Snapshot) {
+	t := snap.l4[l.cfg.Name]
+	switch {
+	case l.tcp != nil:
+		l.tcp.SetTable(t)
+	case l.udp != nil:
+		l.udp.SetTable(t)
+	}
+}
+
+// start serves the listener (once).
 func (l *listener) start() {
 	l.startOnce.Do(func() {
+		if l.udp != nil {
+			go func() {
+				defer close(l.served)
+				l.udp.Serve(l.pc) //nolint:errcheck // ErrServerClosed after Shutdown
+			}()
+			return
+		}
 		l.cl = newChanListener(l.sock.ln.Addr())
 		var ln net.Listener = l.cl
-		if n := l.cfg.Limits.MaxConnections; n > 0 {
-			ln = &limitListener{Listener: ln, max: int64(n)}
+		if l.srv != nil {
+			if l.cfg.ProxyProtocol {
+				ln = proxyproto.NewListener(ln, l.cfg.Timeouts.ReadHeader.D())
+			}
+			if n := l.cfg.Limits.MaxConnections; n > 0 {
+				ln = &limitListener{Listener: ln, max: int64(n)}
+			}
 		}
 		go func() {
 			defer close(l.served)
-			var err error
-			if l.srv.TLSConfig != nil {
-				err = l.srv.ServeTLS(ln, "", "")
-			} else {
-				err = l.srv.Serve(ln)
+			switch {
+			case l.tcp != nil:
+				l.tcp.Serve(ln) //nolint:errcheck // ErrServerClosed after Shutdown
+			case l.srv.TLSConfig != nil:
+				l.srv.ServeTLS(ln, "", "") //nolint:errcheck // ErrServerClosed after Shutdown
+			default:
+				l.srv.Serve(ln) //nolint:errcheck // ErrServerClosed after Shutdown
 			}
-			_ = err // http.ErrServerClosed after Shutdown; accept errors end only with the socket
 		}()
 		l.sock.attach(l.cl)
 		l.sock.start()
@@ -144,11 +233,19 @@ func (l *listener) start() {
 // (no socket sharing). Idle connections close at once, active ones may finish until ctx
 // is done, then they are closed. Hijacked connections (WebSockets) are left alone.
 func (l *listener) shutdown(ctx context.Context, closeSocket bool) error {
+	if l.udp != nil {
+		err := l.udp.Shutdown(ctx)
+		l.pc.Close()
+		return err
+	}
 	if closeSocket {
 		l.sock.close()
 	}
 	if l.cl != nil {
 		l.cl.Close()
+	}
+	if l.tcp != nil {
+		return l.tcp.Shutdown(ctx)
 	}
 	err := l.srv.Shutdown(ctx)
 	if err != nil {

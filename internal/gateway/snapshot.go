@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gantrygw/gantry/internal/config"
+	"github.com/gantrygw/gantry/internal/l4"
 	"github.com/gantrygw/gantry/internal/policy"
 	"github.com/gantrygw/gantry/internal/proxy"
 	"github.com/gantrygw/gantry/internal/router"
@@ -18,6 +19,7 @@ type Snapshot struct {
 	Built time.Time
 
 	http      map[string]*httpRoutes // by http listener name
+	l4        map[string]*l4.Table   // by tcp/udp listener name
 	upstreams map[string]*upstream   // by upstream name
 }
 
@@ -38,7 +40,7 @@ type route struct {
 // build makes a snapshot from cfg, reusing runtimes of the current one. It returns the
 // upstream runtimes it created (to start on success or retire on failure).
 func (g *Gateway) build(cfg *config.Config) (*Snapshot, []*upstream, error) {
-	s := &Snapshot{Config: cfg, http: map[string]*httpRoutes{}, upstreams: map[string]*upstream{}}
+	s := &Snapshot{Config: cfg, http: map[string]*httpRoutes{}, l4: map[string]*l4.Table{}, upstreams: map[string]*upstream{}}
 	var created []*upstream
 	fail := func(err error) (*Snapshot, []*upstream, error) {
 		for _, u := range created {
@@ -73,6 +75,7 @@ func (g *Gateway) build(cfg *config.Config) (*Snapshot, []*upstream, error) {
 	for _, lname := range sortedKeys(cfg.Listeners) {
 		l := cfg.Listeners[lname]
 		if l.Protocol != config.ProtocolHTTP {
+			s.l4[lname] = l4Table(l, s.upstreams)
 			continue
 		}
 		var rcfgs []*config.Route
@@ -131,6 +134,30 @@ func (g *Gateway) buildRoute(rc *config.Route, u *upstream) (*route, error) {
 		o.StickyCookie = stickyCookie
 	}
 	return &route{cfg: rc, up: u, chain: policy.NewChain(steps), proxy: proxy.New(o)}, nil
+}
+
+// l4Table builds a tcp/udp listener's routing table.
+func l4Table(l *config.Listener, ups map[string]*upstream) *l4.Table {
+	route := func(name string) *l4.Route {
+		u := ups[name]
+		if u == nil {
+			return nil
+		}
+		return &l4.Route{Upstream: name, Picker: u.set, ProxyProtocol: u.cfg.ProxyProtocol, ConnectTimeout: u.cfg.Timeouts.Connect.D()}
+	}
+	t := &l4.Table{}
+	if l.Upstream != "" {
+		t.Default = route(l.Upstream)
+	}
+	if len(l.SNI) > 0 {
+		t.SNI = map[string]*l4.Route{}
+		for name, up := range l.SNI {
+			if r := route(up); r != nil {
+				t.SNI[name] = r
+			}
+		}
+	}
+	return t
 }
 
 // stickyCookie is the cookie the sticky balancer uses.
