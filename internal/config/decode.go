@@ -103,6 +103,11 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		// An empty value ("key:" or "key: ~") leaves the field unset, so its default applies.
 		return
 	}
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		// An alias to a node that is being decoded (an ancestor) would never end.
+		d.active[n] = true
+		defer delete(d.active, n)
+	}
 	t := v.Type()
 	switch t {
 	case typeDuration:
@@ -223,6 +228,33 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.recordItems(at, key, p.val)
 		}
 	}
+	// Nested sections that were not written (a listener without timeouts:) still get a
+	// place, the enclosing mapping, so problems about their defaults point somewhere.
+	for _, key := range fields.names {
+		placeAt(v.Field(fields.index[key]), d.pos(n), joinPath(path, key))
+	}
+}
+
+// placeAt gives a struct value (or the struct a non-nil pointer points to) that the
+// decoder did not fill a position and path.
+func placeAt(v reflect.Value, pos Pos, path string) {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	f, ok := v.Type().FieldByName("At")
+	if !ok || f.Type != typeAt || !f.Anonymous {
+		return
+	}
+	at := v.FieldByIndex(f.Index).Addr().Interface().(*At)
+	if at.Path == "" && at.Pos == (Pos{}) {
+		at.Pos, at.Path = pos, path
+	}
 }
 
 // recordItems remembers the positions of the elements of a list value (key "on[2]")
@@ -254,6 +286,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, e := range n.Content {
 		d.decode(e, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		placeAt(s.Index(i), d.pos(e), fmt.Sprintf("%s[%d]", path, i))
 	}
 	v.Set(s)
 }
@@ -274,6 +307,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		e := reflect.New(t.Elem()).Elem()
 		d.decode(p.val, e, mapPath(path, key))
 		setName(e, key)
+		placeAt(e, d.pos(p.val), mapPath(path, key))
 		m.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), e)
 	}
 	v.Set(m)

@@ -160,6 +160,10 @@ func dropRestated(list []Problem, failed map[string]bool) []Problem {
 }
 
 func underFailed(path string, failed map[string]bool) bool {
+	if failed[""] {
+		// The root itself could not be decoded; nothing else is worth saying.
+		return true
+	}
 	for p := path; p != ""; {
 		if failed[p] {
 			return true

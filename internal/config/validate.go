@@ -140,9 +140,6 @@ func validateTLS(l *Listener, ps *Problems) {
 	}
 	for i := range t.Certificates {
 		cert := &t.Certificates[i]
-		if cert.At.fields == nil {
-			cert.At = At{Pos: t.Item("certificates", i), Path: t.ItemPath("certificates", i)}
-		}
 		if cert.CertFile == "" {
 			ps.Add(cert.Field("cert_file"), cert.FieldPath("cert_file"), "cert_file is required")
 		}
@@ -173,16 +170,16 @@ func validateUpstreams(c *Config, use map[string]use, ps *Problems) {
 		firstURL := map[string]int{}
 		for i := range u.Targets {
 			t := &u.Targets[i]
-			if t.At.Path == "" {
-				t.At = At{Pos: u.Item("targets", i), Path: u.ItemPath("targets", i)}
-			}
 			if line, dup := firstURL[t.URL]; dup && t.URL != "" {
 				ps.AddField(t.At, "url", "duplicate target %q (first at line %d)", t.URL, line)
 			} else {
 				firstURL[t.URL] = t.Field("url").Line
 			}
-			if err := checkTargetURL(t.URL, l4); err != nil {
-				ps.AddField(t.At, "url", "%s", err)
+			// With mixed use the URL's form is unclear; that problem is reported above.
+			if mixed := l4 && len(us.routes) > 0; !mixed {
+				if err := checkTargetURL(t.URL, l4); err != nil {
+					ps.AddField(t.At, "url", "%s", err)
+				}
 			}
 			if t.Weight < 1 {
 				ps.AddField(t.At, "weight", "weight must be at least 1, got %d (remove the target, or drain it through the admin API)", t.Weight)
