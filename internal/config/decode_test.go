@@ -221,10 +221,10 @@ routes:
 	}
 
 	positions := []struct {
-		name string
-		got  Pos
-		path string
-		want Pos
+		name     string
+		got      Pos
+		path     string
+		want     Pos
 		wantPath string
 	}{
 		{name: "route", got: c.Routes[0].Pos, path: c.Routes[0].Path, want: Pos{"gantry.yaml", 11, 5}, wantPath: "routes[0]"},
