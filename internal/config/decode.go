@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -550,7 +551,14 @@ type fieldSet struct {
 	index map[string]int
 }
 
+// fieldSets caches structFields per type; decoding asks for the same few types
+// thousands of times in a large config. Safe for concurrent Parse calls.
+var fieldSets sync.Map // reflect.Type → fieldSet
+
 func structFields(t reflect.Type) fieldSet {
+	if fs, ok := fieldSets.Load(t); ok {
+		return fs.(fieldSet)
+	}
 	fs := fieldSet{index: map[string]int{}}
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -561,6 +569,7 @@ func structFields(t reflect.Type) fieldSet {
 		fs.names = append(fs.names, key)
 		fs.index[key] = i
 	}
+	fieldSets.Store(t, fs)
 	return fs
 }
 
