@@ -9,7 +9,8 @@ import (
 // HealthCheck configures active health checks of an upstream's targets.
 type HealthCheck struct {
 	At `yaml:"-"`
-	// Type is http (default for http upstreams), tcp (default for tcp/udp listeners) or grpc.
+	// Type is http (default for upstreams of http routes), tcp (default for upstreams of
+	// tcp/udp listeners) or grpc.
 	Type string `yaml:"type"`
 	// Path for http checks; default "/".
 	Path string `yaml:"path"`
@@ -23,9 +24,11 @@ type HealthCheck struct {
 	Service string `yaml:"service"`
 	// Interval between checks of one target; default 10s.
 	Interval Duration `yaml:"interval"`
-	// Timeout of one check; default 2s.
+	// Timeout of one check; default 2s, or half of Interval when that is shorter; must be
+	// shorter than Interval.
 	Timeout Duration `yaml:"timeout"`
-	// Jitter adds up to this much random delay to each interval; default 10% of Interval.
+	// Jitter adds up to this much random delay to each interval; default 10% of Interval
+	// (0 written explicitly: none).
 	Jitter Duration `yaml:"jitter"`
 	// HealthyThreshold consecutive passes bring a target back; default 2.
 	HealthyThreshold int `yaml:"healthy_threshold"`
@@ -46,7 +49,8 @@ type Outlier struct {
 	MaxEjection Duration `yaml:"max_ejection"`
 	// MaxEjectedPercent: never eject more than this share of targets; default 50.
 	MaxEjectedPercent int `yaml:"max_ejected_percent"`
-	// PanicThreshold: when fewer than this percent of targets are healthy, balance over all; default 50.
+	// PanicThreshold: when fewer than this percent of targets are healthy, balance over all;
+	// default 50 (0: never).
 	PanicThreshold int `yaml:"panic_threshold"`
 }
 
@@ -63,7 +67,8 @@ type Retries struct {
 	PerTryTimeout Duration `yaml:"per_try_timeout"`
 	// NonIdempotent allows retrying POST/PATCH (and other non-idempotent methods); default false.
 	NonIdempotent bool `yaml:"non_idempotent"`
-	// BudgetPercent caps retries at this share of requests over a 10s window; default 20.
+	// BudgetPercent caps retries at this share of requests over a 10s window; default 20
+	// (0-100; an explicit 0 allows no retries).
 	BudgetPercent int `yaml:"budget_percent"`
 }
 
