@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding"
 	"fmt"
 	"math"
 	"reflect"
@@ -46,6 +47,9 @@ var (
 	typeSize       = reflect.TypeFor[Size]()
 	typeTarget     = reflect.TypeFor[Target]()
 	typeValueMatch = reflect.TypeFor[ValueMatch]()
+
+	typeYAMLUnmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+	typeTextUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
 func (d *decoder) pos(n *yaml.Node) Pos {
@@ -128,6 +132,25 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 	}
+	if t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(typeYAMLUnmarshaler) {
+		// An escape hatch for types with their own YAML form; they see the raw node
+		// (no ${VAR} expansion) and their error becomes a problem at the node.
+		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
+			d.fail(n, path, "%s", err)
+		}
+		return
+	}
+	if t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(typeTextUnmarshaler) {
+		// netip.Prefix, netip.Addr and the like: a scalar in their text form.
+		s, ok := d.scalar(n, path, "a string")
+		if !ok {
+			return
+		}
+		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+			d.fail(n, path, "invalid value %q: %s", s, err)
+		}
+		return
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		p := reflect.New(t.Elem())
@@ -167,6 +190,28 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		s, ok := d.scalar(n, path, "an integer")
+		if !ok {
+			return
+		}
+		i, err := parseInt(s)
+		if err != nil || i < 0 || v.OverflowUint(uint64(i)) {
+			d.fail(n, path, "expected a non-negative integer, got %q", s)
+			return
+		}
+		v.SetUint(uint64(i))
+	case reflect.Float32, reflect.Float64:
+		s, ok := d.scalar(n, path, "a number")
+		if !ok {
+			return
+		}
+		f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || v.OverflowFloat(f) {
+			d.fail(n, path, "expected a number, got %q", s)
+			return
+		}
+		v.SetFloat(f)
 	default:
 		// A field type this decoder does not know is a programmer error in this package,
 		// reported as a problem rather than a panic so that a bad build still explains itself.

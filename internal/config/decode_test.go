@@ -1,9 +1,14 @@
 package config
 
 import (
+	"errors"
+	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func TestDecodeProblems(t *testing.T) {
@@ -355,4 +360,60 @@ func TestParseSize(t *testing.T) {
 			}
 		})
 	}
+}
+
+// extTypes are field types the security and observe sections may use.
+type extTypes struct {
+	At     `yaml:"-"`
+	Ratio  float64          `yaml:"ratio"`
+	Count  uint16           `yaml:"count"`
+	CIDRs  []netip.Prefix   `yaml:"cidrs"`
+	Lists  map[string][]int `yaml:"lists"`
+	Custom custom           `yaml:"custom"`
+}
+
+// custom implements yaml.Unmarshaler.
+type custom struct{ tag string }
+
+func (c *custom) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value == "bad" {
+		return errors.New("custom says no")
+	}
+	c.tag = n.Tag
+	return nil
+}
+
+func decodeExt(t *testing.T, src string) (extTypes, []string) {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatal(err)
+	}
+	ps := &Problems{}
+	d := &decoder{file: "x.yaml", ps: ps, env: lookupMap(map[string]string{"R": "0.25"}), failed: map[string]bool{}, active: map[*yaml.Node]bool{}}
+	var v extTypes
+	d.decode(doc.Content[0], reflect.ValueOf(&v).Elem(), "ext")
+	var lines []string
+	for _, p := range ps.List {
+		lines = append(lines, p.String())
+	}
+	return v, lines
+}
+
+func TestDecodeExtensionTypes(t *testing.T) {
+	t.Parallel()
+	v, problems := decodeExt(t, "ratio: ${R}\ncount: 7\ncidrs: [10.0.0.0/8, \"::1/128\"]\nlists: {a: [1, 2]}\ncustom: {x: 1}\n")
+	if len(problems) > 0 {
+		t.Fatalf("problems = %v, want none", problems)
+	}
+	if v.Ratio != 0.25 || v.Count != 7 || len(v.CIDRs) != 2 || v.CIDRs[0].String() != "10.0.0.0/8" || len(v.Lists["a"]) != 2 || v.Custom.tag != "!!map" {
+		t.Errorf("decoded = %+v, want ratio 0.25 count 7 two prefixes lists a=[1 2] custom !!map", v)
+	}
+	_, problems = decodeExt(t, "ratio: often\ncount: -1\ncidrs: [10.0.0.0/33]\ncustom: bad\n")
+	checkLines(t, problems, []string{
+		`x.yaml:1:8: ext.ratio: expected a number, got "often"`,
+		`x.yaml:2:8: ext.count: expected a non-negative integer, got "-1"`,
+		`x.yaml:3:9: ext.cidrs[0]: invalid value "10.0.0.0/33": netip.ParsePrefix("10.0.0.0/33"): prefix length out of range`,
+		`x.yaml:4:9: ext.custom: custom says no`,
+	})
 }

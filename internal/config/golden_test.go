@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"os"
@@ -49,8 +51,13 @@ func validateOutput(t *testing.T, file string) string {
 	t.Helper()
 	c, err := LoadWith(file, ParseOptions{LookupEnv: lookupMap(goldenEnv)})
 	if err == nil {
-		if c.Source != file || len(c.Hash) != 64 {
-			t.Errorf("Source = %q Hash = %q, want %q and a hex sha256", c.Source, c.Hash, file)
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		if c.Source != file || c.Hash != hex.EncodeToString(sum[:]) {
+			t.Errorf("Source = %q Hash = %q, want %q and the file's sha256", c.Source, c.Hash, file)
 		}
 		return "ok\n"
 	}
@@ -113,5 +120,17 @@ func TestLoadMissingFile(t *testing.T) {
 	var e *Error
 	if err == nil || errors.As(err, &e) || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Load(absent) error = %v, want a wrapped os.ErrNotExist", err)
+	}
+}
+
+func TestParseLeavesSourceEmpty(t *testing.T) {
+	t.Parallel()
+	c, err := Parse("embedded.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(minimal))
+	if c.Source != "" || c.Hash != hex.EncodeToString(sum[:]) {
+		t.Errorf("Parse() Source = %q Hash = %q, want \"\" and %x", c.Source, c.Hash, sum)
 	}
 }

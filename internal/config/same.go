@@ -46,6 +46,11 @@ func same(a, b reflect.Value, depth int) bool {
 		return same(ea, eb, depth+1)
 	case reflect.Struct:
 		t := a.Type()
+		if t.PkgPath() != typeAt.PkgPath() && t.Comparable() {
+			// A value type from elsewhere (netip.Prefix, time.Time's kin) keeps its
+			// state in unexported fields; == is its equality.
+			return a.Equal(b)
+		}
 		for i := range t.NumField() {
 			f := t.Field(i)
 			if f.Type == typeAt || (t == typeConfig && (f.Name == "Source" || f.Name == "Hash")) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -78,6 +79,8 @@ func TestSame(t *testing.T) {
 		{name: "pointer values differ", a: &Retries{Attempts: &one}, b: &Retries{Attempts: &two}, want: false},
 		{name: "nil pointer and set pointer", a: &Retries{}, b: &Retries{Attempts: &one}, want: false},
 		{name: "map values", a: map[string]string{"a": "x"}, b: map[string]string{"a": "y"}, want: false},
+		{name: "foreign value types compare by ==", a: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, b: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}, want: false},
+		{name: "foreign value types equal", a: netip.MustParseAddr("::1"), b: netip.MustParseAddr("::1"), want: true},
 		{name: "config metadata ignored", a: &Config{Source: "a.yaml", Hash: "1"}, b: &Config{Source: "b.yaml", Hash: "2"}, want: true},
 	}
 	for _, tt := range tests {
