@@ -2,7 +2,4 @@ module github.com/gantrygw/gantry
 
 go 1.26.0
 
-require (
-	golang.org/x/sys v0.50.0 // indirect
-	golang.org/x/term v0.48.0 // indirect
-)
+require go.yaml.in/yaml/v3 v3.0.6

@@ -76,7 +76,8 @@ type Certificate struct {
 // ListenerTimeouts bound how long a client may hold a connection.
 type ListenerTimeouts struct {
 	At `yaml:"-"`
-	// ReadHeader bounds reading a request's headers (slowloris); default 10s.
+	// ReadHeader bounds reading a request's headers (slowloris); default 10s. An explicit
+	// 0 is a problem here and in every other timeout with a non-zero default.
 	ReadHeader Duration `yaml:"read_header"`
 	// Idle bounds a keep-alive connection between requests (and a tcp/udp session without traffic); default 120s.
 	Idle Duration `yaml:"idle"`
@@ -87,7 +88,7 @@ type ListenerTimeouts struct {
 // ListenerLimits bound what a client may send.
 type ListenerLimits struct {
 	At `yaml:"-"`
-	// MaxHeaderBytes bounds the request line plus headers; default 64KiB.
+	// MaxHeaderBytes bounds the request line plus headers; default 64KiB, must be > 0.
 	MaxHeaderBytes Size `yaml:"max_header_bytes"`
 	// MaxConnections bounds concurrent client connections; 0 (default) means no limit.
 	MaxConnections int `yaml:"max_connections"`
@@ -112,11 +113,13 @@ type Upstream struct {
 	Health *HealthCheck `yaml:"health"`
 	// Outlier configures passive health (nil: none).
 	Outlier *Outlier `yaml:"outlier"`
-	// Retries is the default retry policy of routes to this upstream.
+	// Retries is the default retry policy of routes to this upstream. Absent means the
+	// defaults; after Parse it is never nil.
 	Retries *Retries `yaml:"retries"`
 	// CircuitBreaker caps concurrent work (nil: none).
 	CircuitBreaker *CircuitBreaker `yaml:"circuit_breaker"`
-	// ProxyProtocol sends a PROXY protocol header to targets of tcp listeners: "", "v1" or "v2".
+	// ProxyProtocol sends a PROXY protocol header to targets of tcp listeners: "" (default,
+	// none), "v1" or "v2"; not allowed on an upstream of http routes.
 	ProxyProtocol string `yaml:"proxy_protocol"`
 }
 
@@ -125,7 +128,7 @@ type Target struct {
 	At `yaml:"-"`
 	// URL is scheme://host:port for HTTP (schemes http, https, h2c) or host:port for tcp/udp.
 	URL string `yaml:"url"`
-	// Weight is relative; default 1, 0 is not allowed.
+	// Weight is relative; default 1 (also in the short form), 0 is not allowed.
 	Weight int `yaml:"weight"`
 }
 
@@ -154,7 +157,9 @@ type Route struct {
 	Rewrite *Rewrite `yaml:"rewrite"`
 	// Timeouts override the upstream's for this route.
 	Timeouts RouteTimeouts `yaml:"timeouts"`
-	// Retries overrides the upstream's retry policy.
+	// Retries replaces the upstream's retry policy as a whole (its absent keys take the
+	// defaults, not the upstream's values). After Parse it is never nil: a route without
+	// retries shares its upstream's *Retries.
 	Retries *Retries `yaml:"retries"`
 
 	// Policies (security.go); nil means off.
@@ -170,13 +175,14 @@ type Match struct {
 	At `yaml:"-"`
 	// Hosts are exact names ("api.example.com") or one leading wildcard label
 	// ("*.example.com"); compared without port, case-insensitively. Empty: any host.
+	// Parse lower-cases them.
 	Hosts []string `yaml:"hosts"`
 	// Path is exact ("/health"), a prefix with a tail wildcard ("/api/*"), and may hold
 	// {name} segments ("/users/{id}/orders"). Empty: any path ("/*").
 	Path string `yaml:"path"`
 	// PathRegex is the escape hatch, an RE2 regex matched against the whole path; exclusive with Path.
 	PathRegex string `yaml:"path_regex"`
-	// Methods: empty means any.
+	// Methods: empty means any. Parse upper-cases them ("get" is GET).
 	Methods []string `yaml:"methods"`
 	// Headers by name: exact value, regex or presence.
 	Headers map[string]ValueMatch `yaml:"headers"`
@@ -208,7 +214,8 @@ type Rewrite struct {
 	Host string `yaml:"host"`
 }
 
-// RouteTimeouts override UpstreamTimeouts per route; zero means "the upstream's".
+// RouteTimeouts override UpstreamTimeouts per route; zero means "the upstream's". After
+// Parse, Connect and ResponseHeader hold the effective values (the upstream's when unset).
 type RouteTimeouts struct {
 	At             `yaml:"-"`
 	Connect        Duration `yaml:"connect"`
@@ -217,7 +224,8 @@ type RouteTimeouts struct {
 	Request Duration `yaml:"request"`
 }
 
-// Admin configures the admin listener.
+// Admin configures the admin listener. A nil *Admin (no admin: section) means no admin
+// listener; "admin: {}" enables it with the defaults.
 type Admin struct {
 	At `yaml:"-"`
 	// Address defaults to 127.0.0.1:9901.

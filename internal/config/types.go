@@ -104,3 +104,39 @@ func (e *Error) Error() string {
 	}
 	return s
 }
+
+// Has reports whether key was given a (non-null) value in the mapping. Defaults use it
+// to tell "absent" from an explicit zero, which validation may then reject.
+func (a At) Has(key string) bool {
+	_, ok := a.fields[key]
+	return ok
+}
+
+// Item returns the position of element i of the list under key (falling back to the
+// list's position).
+func (a At) Item(key string, i int) Pos {
+	if p, ok := a.fields[fmt.Sprintf("%s[%d]", key, i)]; ok {
+		return p
+	}
+	return a.Field(key)
+}
+
+// ItemPath returns the dotted path of element i of the list under key, e.g. "retries.on[1]".
+func (a At) ItemPath(key string, i int) string {
+	return fmt.Sprintf("%s[%d]", a.FieldPath(key), i)
+}
+
+// Entry returns the position of the value of entry name in the mapping under key
+// (falling back to the mapping's position).
+func (a At) Entry(key, name string) Pos {
+	if p, ok := a.fields[mapPath(key, name)]; ok {
+		return p
+	}
+	return a.Field(key)
+}
+
+// EntryPath returns the dotted path of entry name in the mapping under key, e.g.
+// "sni.api" or `match.body["$.user"]`.
+func (a At) EntryPath(key, name string) string {
+	return mapPath(a.FieldPath(key), name)
+}
