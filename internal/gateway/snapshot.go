@@ -108,7 +108,7 @@ func (g *Gateway) buildRoute(rc *config.Route, u *upstream) (*route, error) {
 	if err != nil {
 		return nil, err
 	}
-	retries := rc.Retries
+	retries := rc.Retries // config.Parse fills it from the upstream when the route has none
 	if retries == nil {
 		retries = u.cfg.Retries
 	}
@@ -118,7 +118,7 @@ func (g *Gateway) buildRoute(rc *config.Route, u *upstream) (*route, error) {
 		Transport:             u.transport,
 		ResponseHeaderTimeout: u.cfg.Timeouts.ResponseHeader.D(),
 		RequestTimeout:        rc.Timeouts.Request.D(),
-		Retry:                 retryPolicy(retryConfig(retries)),
+		Retry:                 retryPolicy(retries),
 		Budget:                u.budget,
 		Breaker:               u.breaker,
 		HashKey:               u.hashKey,
@@ -127,7 +127,7 @@ func (g *Gateway) buildRoute(rc *config.Route, u *upstream) (*route, error) {
 	if u.outlier != nil {
 		o.Observer = u.outlier // only when set: a nil *Outlier in the interface would not be nil
 	}
-	if rc.Timeouts.ResponseHeader > 0 {
+	if rc.Timeouts.ResponseHeader > 0 { // the effective value: config.Parse copies the upstream's when unset
 		o.ResponseHeaderTimeout = rc.Timeouts.ResponseHeader.D()
 	}
 	if u.cfg.Balance == "sticky" {

@@ -87,8 +87,9 @@ func (g *Gateway) buildUpstream(uc *config.Upstream, old *upstream, l4 bool) (*u
 	if uc.Outlier != nil {
 		u.outlier = health.NewOutlier(uc.Outlier, u.set)
 	}
-	r := retryConfig(uc.Retries)
-	u.budget = proxy.NewBudget(r.BudgetPercent)
+	if uc.Retries != nil { // config.Parse always sets it; nil only for hand-built configs
+		u.budget = proxy.NewBudget(uc.Retries.BudgetPercent)
+	}
 	if cb := uc.CircuitBreaker; cb != nil && (cb.MaxRequests > 0 || cb.MaxPending > 0) {
 		u.breaker = proxy.NewBreaker(cb.MaxRequests, cb.MaxPending)
 	}
@@ -114,19 +115,11 @@ func (u *upstream) retire(keepTransport bool) {
 	}
 }
 
-// defaultRetries is what applies when neither route nor upstream configures retries
-// (the defaults documented in docs/configuration.md).
-var defaultRetries = config.Retries{On: []string{"connect", "502", "503"}, BudgetPercent: 20}
-
-func retryConfig(r *config.Retries) *config.Retries {
-	if r == nil {
-		return &defaultRetries
-	}
-	return r
-}
-
 // retryPolicy turns a retries section into the proxy's policy.
 func retryPolicy(r *config.Retries) proxy.RetryPolicy {
+	if r == nil {
+		return proxy.RetryPolicy{}
+	}
 	p := proxy.RetryPolicy{Attempts: 2, PerTryTimeout: r.PerTryTimeout.D(), NonIdempotent: r.NonIdempotent}
 	if r.Attempts != nil {
 		p.Attempts = *r.Attempts
