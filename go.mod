@@ -2,4 +2,4 @@ module github.com/gantrygw/gantry
 
 go 1.26
 
-require github.com/coder/websocket v1.8.15 // indirect
+require github.com/coder/websocket v1.8.15
