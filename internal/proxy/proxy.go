@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -58,8 +59,8 @@ type call struct {
 	body  *trackedBody // nil when the request has no body
 	start time.Time
 
-	upgrade  string       // protocol the client asked to switch to
-	upConn   atomic.Value // net.Conn of an upgrade try, from httptrace
+	upgrade  string                  // protocol the client asked to switch to
+	upConn   atomic.Pointer[connBox] // connection of an upgrade try, from httptrace
 	clientIP string
 	s        scratch
 }
@@ -256,7 +257,7 @@ func (c *call) try(ctx context.Context, t *balancer.Target) (res *http.Response,
 	if c.upgrade != "" {
 		// The upgraded connection's body hides the net.Conn; its half-close needs it.
 		tctx = httptrace.WithClientTrace(tctx, &httptrace.ClientTrace{
-			GotConn: func(i httptrace.GotConnInfo) { c.upConn.Store(i.Conn) },
+			GotConn: func(i httptrace.GotConnInfo) { c.upConn.Store(&connBox{i.Conn}) },
 		})
 	}
 	var timer *time.Timer
@@ -404,6 +405,10 @@ func idempotent(m string) bool {
 	}
 	return false
 }
+
+// connBox holds a net.Conn for an atomic.Pointer (atomic.Value would panic when
+// tries of one request get connections of different concrete types).
+type connBox struct{ c net.Conn }
 
 // trackedBody is the outbound request body. It records whether a read ever started:
 // after that the bytes are gone and a retry needs GetBody. Close is a no-op: the

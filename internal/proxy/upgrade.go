@@ -70,7 +70,10 @@ func (c *call) switchProtocols(res *http.Response, t *balancer.Target, begin tim
 		return
 	}
 
-	upConn, _ := c.upConn.Load().(net.Conn)
+	var upConn net.Conn
+	if b := c.upConn.Load(); b != nil {
+		upConn = b.c
+	}
 	toBack := make(chan error, 1)
 	go func() {
 		// brw.Reader first: the client may have sent bytes right behind its request.
