@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -47,8 +46,9 @@ func (c *call) switchProtocols(res *http.Response, t *balancer.Target, begin tim
 	defer back.Close()
 	// The server's read/write deadlines would otherwise cut a long-lived connection.
 	_ = conn.SetDeadline(time.Time{})
-	stop := context.AfterFunc(c.r.Context(), func() { back.Close() })
-	defer stop()
+	// No context.AfterFunc on r.Context() from here: after a hijack net/http may cancel
+	// it when the client half-closes, which must not cut the other direction. The
+	// copies themselves notice either side closing.
 
 	removeHopByHop(res.Header)
 	for k, vv := range c.w.Header() {
