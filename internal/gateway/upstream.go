@@ -21,7 +21,7 @@ type upstream struct {
 	outlier   *health.Outlier // nil without outlier detection
 	budget    *proxy.Budget
 	breaker   *proxy.Breaker
-	hashKey   balancer.Key
+	hashKey   proxy.HashKey
 }
 
 // stateKey identifies a target's shared state across reloads.
@@ -54,7 +54,7 @@ func (g *Gateway) buildUpstream(uc *config.Upstream, old *upstream, l4 bool) (*u
 	}
 	u := &upstream{cfg: uc}
 	if uc.HashKey != "" {
-		if u.hashKey, err = balancer.ParseKey(uc.HashKey); err != nil {
+		if u.hashKey, err = proxy.ParseHashKey(uc.HashKey); err != nil {
 			return nil, false, fmt.Errorf("upstream %s: hash_key: %w", uc.Name, err)
 		}
 	}
@@ -74,9 +74,10 @@ func (g *Gateway) buildUpstream(uc *config.Upstream, old *upstream, l4 bool) (*u
 			to := proxy.TransportOptions{
 				ConnectTimeout: uc.Timeouts.Connect.D(),
 				IdleTimeout:    uc.Timeouts.Idle.D(),
+				H2C:            len(targets) > 0 && targets[0].Scheme == "h2c", // validation keeps schemes uniform
 			}
-			if uc.CircuitBreaker != nil {
-				to.MaxConns = uc.CircuitBreaker.MaxConnections
+			if cb := uc.CircuitBreaker; cb != nil && cb.MaxConnections > 0 {
+				to.MaxConnsPerHost = max(1, cb.MaxConnections/len(targets))
 			}
 			u.transport = proxy.NewTransport(to)
 		}
@@ -88,10 +89,10 @@ func (g *Gateway) buildUpstream(uc *config.Upstream, old *upstream, l4 bool) (*u
 		u.outlier = health.NewOutlier(uc.Outlier, u.set)
 	}
 	if uc.Retries != nil { // config.Parse always sets it; nil only for hand-built configs
-		u.budget = proxy.NewBudget(uc.Retries.BudgetPercent)
+		u.budget = proxy.NewBudget(proxy.BudgetOptions{Percent: uc.Retries.BudgetPercent})
 	}
-	if cb := uc.CircuitBreaker; cb != nil && (cb.MaxRequests > 0 || cb.MaxPending > 0) {
-		u.breaker = proxy.NewBreaker(cb.MaxRequests, cb.MaxPending)
+	if cb := uc.CircuitBreaker; cb != nil && (cb.MaxRequests > 0 || cb.MaxPending > 0 || cb.MaxConnections > 0) {
+		u.breaker = proxy.NewBreaker(proxy.BreakerOptions{MaxRequests: cb.MaxRequests, MaxPending: cb.MaxPending, MaxConnections: cb.MaxConnections})
 	}
 	return u, true, nil
 }

@@ -1,3 +1,35 @@
-// Package testbackend starts real loopback backends for tests: TCP echo and sha256
-// sinks, UDP echo (and, from other files, HTTP backends).
+// Package testbackend starts real loopback backends for tests across the project.
+//
+// Every backend listens on 127.0.0.1 port 0 and is closed through t.Cleanup, so a test
+// only asks for one and points a gateway, a proxy or a health checker at its address.
+// Nothing here is a mock: requests cross a real TCP connection.
+//
+// HTTP backends (http.go):
+//
+//   - StartHTTP: HTTP/1.1 (httptest-based).
+//   - StartH2C: HTTP/2 with prior knowledge over cleartext (h2c targets), plus HTTP/1.1.
+//   - StartTLS: HTTPS with HTTP/2 negotiated by ALPN; ClientTLS returns a config that trusts it.
+//
+// Each HTTP backend answers:
+//
+//   - any path: an Echo JSON document (backend name, method, path, raw path and query,
+//     host, headers, SHA-256 and length of the request body, read incrementally so large
+//     uploads are not buffered). Query parameters shape the answer: status=503,
+//     delay=200ms (honours request cancellation), size=N (send N pattern bytes instead
+//     of the JSON, streamed, with the digest in the X-Body-Sha256 trailer).
+//   - /sse: n=3 server-sent events, each flushed; hold=1 keeps the stream open
+//     afterwards until the client leaves or the backend closes.
+//   - /ws: a WebSocket echo (github.com/coder/websocket).
+//   - /trailers: a chunked body with a declared trailer (X-Declared) and an undeclared
+//     one (X-Undeclared, via http.TrailerPrefix).
+//   - /hang: blocks until the request context ends, then reports the request on
+//     Canceled(); it proves that a client's disconnect reached the backend.
+//
+// Requests counts answered requests. Close stops the backend and Restart brings it back
+// on the same port, for kill-and-restart tests of health checking and retries.
+//
+// Other helpers add TCP and UDP backends (tcp.go, udp.go) beside these.
+//
+// Concurrency: all methods are safe for concurrent use; handlers run on net/http's
+// goroutines.
 package testbackend
