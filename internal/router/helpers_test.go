@@ -10,9 +10,9 @@ import (
 
 // Builders for []*config.Route; the YAML decoder is another package's job.
 
-func exact(v string) config.ValueMatch  { return config.ValueMatch{Exact: &v} }
-func regex(v string) config.ValueMatch  { return config.ValueMatch{Regex: v} }
-func present(b bool) config.ValueMatch  { return config.ValueMatch{Present: &b} }
+func exact(v string) config.ValueMatch { return config.ValueMatch{Exact: &v} }
+func regex(v string) config.ValueMatch { return config.ValueMatch{Regex: v} }
+func present(b bool) config.ValueMatch { return config.ValueMatch{Present: &b} }
 func vm(kv ...any) map[string]config.ValueMatch {
 	m := map[string]config.ValueMatch{}
 	for i := 0; i < len(kv); i += 2 {
@@ -37,9 +37,11 @@ func rt(name, path string, opts ...func(*config.Route)) *config.Route {
 
 func hosts(h ...string) func(*config.Route)   { return func(r *config.Route) { r.Match.Hosts = h } }
 func methods(m ...string) func(*config.Route) { return func(r *config.Route) { r.Match.Methods = m } }
-func headers(kv ...any) func(*config.Route)   { return func(r *config.Route) { r.Match.Headers = vm(kv...) } }
-func query(kv ...any) func(*config.Route)     { return func(r *config.Route) { r.Match.Query = vm(kv...) } }
-func body(kv ...any) func(*config.Route)      { return func(r *config.Route) { r.Match.Body = vm(kv...) } }
+func headers(kv ...any) func(*config.Route) {
+	return func(r *config.Route) { r.Match.Headers = vm(kv...) }
+}
+func query(kv ...any) func(*config.Route) { return func(r *config.Route) { r.Match.Query = vm(kv...) } }
+func body(kv ...any) func(*config.Route)  { return func(r *config.Route) { r.Match.Body = vm(kv...) } }
 func listeners(l ...string) func(*config.Route) {
 	return func(r *config.Route) { r.Listeners = l }
 }
