@@ -102,6 +102,7 @@ type entry struct {
 	hosts     []hostPat // nil: any host
 	pat       *pattern  // nil for a path_regex route
 	re        *regexp.Regexp
+	rePrefix  string // a literal every path_regex match starts with, to skip the regex
 	rw        *rewrite
 }
 
@@ -220,6 +221,11 @@ func (r *Router) compileRoute(i int, rt *config.Route) (*entry, error) {
 			return nil, fmt.Errorf("path_regex: %w", err)
 		}
 		e.re = re
+		// The anchored regex only matches paths starting with the expression's literal
+		// prefix; checking that first spares most misses the regex engine.
+		if plain, err := regexp.Compile(m.PathRegex); err == nil {
+			e.rePrefix, _ = plain.LiteralPrefix()
+		}
 	default:
 		pt, err := parsePattern(m.Path)
 		if err != nil {

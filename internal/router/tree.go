@@ -1,5 +1,7 @@
 package router
 
+import "strings"
+
 // node is a segment trie node. Each request path segment is one map probe (a substring
 // key, no allocation); the search is depth-first in rank order (literal child, then
 // param child, then tail) and backtracks, so the first route it accepts is the most
@@ -68,7 +70,7 @@ func (s *state) searchTier(t *tier, path string) bool {
 		if s.needsBody && len(e.body) == 0 {
 			continue // evaluating the regex cannot change NeedsBody's answer
 		}
-		if e.re.MatchString(path) && s.visit(e) {
+		if strings.HasPrefix(path, e.rePrefix) && e.re.MatchString(path) && s.visit(e) {
 			return true
 		}
 	}
