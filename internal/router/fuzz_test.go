@@ -15,7 +15,7 @@ func FuzzNormalizePath(f *testing.F) {
 		f.Add(s, false, false)
 	}
 	f.Fuzz(func(t *testing.T, in string, decode, reject bool) {
-		opts := NormalizeOptions{DecodeSlashes: decode, RejectEncodedSlashes: reject}
+		opts := NormalizeOptions{DecodeSlashes: decode, RejectEncodedSlashes: reject, RejectBackslashes: decode && reject}
 		out, ok := NormalizePathWith(in, opts)
 		if !ok {
 			if out != "" {
@@ -48,6 +48,9 @@ func FuzzNormalizePath(f *testing.F) {
 		}
 		if (decode || reject) && (strings.Contains(out, "%2F") || strings.Contains(out, "%5C")) {
 			t.Fatalf("NormalizePathWith(%q, %+v) = %q, still holds an encoded slash", in, opts, out)
+		}
+		if opts.RejectBackslashes && strings.Contains(out, "\\") {
+			t.Fatalf("NormalizePathWith(%q, %+v) = %q, holds a backslash", in, opts, out)
 		}
 		// Without escapes and path params, the result is path.Clean's, up to the
 		// trailing slash that path.Clean drops.

@@ -14,6 +14,9 @@ type NormalizeOptions struct {
 	// RejectEncodedSlashes makes a path holding %2F or %5C invalid (ok=false); it wins
 	// over DecodeSlashes.
 	RejectEncodedSlashes bool
+	// RejectBackslashes makes a path holding "\" raw or as %5C invalid, for upstreams
+	// (IIS, some Windows file servers) that treat it as a separator.
+	RejectBackslashes bool
 }
 
 // NormalizePath is NormalizePathWith with the zero NormalizeOptions (encoded slashes
@@ -37,7 +40,8 @@ func NormalizePath(p string) (clean string, ok bool) {
 // control byte, NUL in any form ("%00"), a malformed percent-encoding, a ".." that would
 // climb above the root ("/../x": RFC 3986 would clamp it, but a client sending it is
 // probing), a dot-segment carrying parameters ("..;x", which Tomcat-style servers
-// resolve as ".."), or %2F/%5C when opts.RejectEncodedSlashes is set.
+// resolve as ".."), %2F/%5C when opts.RejectEncodedSlashes is set, or a backslash in
+// any form when opts.RejectBackslashes is set.
 //
 // When p is already canonical it is returned as is, without allocating.
 func NormalizePathWith(p string, opts NormalizeOptions) (clean string, ok bool) {
@@ -58,7 +62,7 @@ func isCleanPath(p string, opts NormalizeOptions) bool {
 	for i := 1; i < len(p); i++ {
 		c := p[i]
 		switch {
-		case c < 0x20 || c == 0x7f:
+		case c < 0x20 || c == 0x7f || c == '\\' && opts.RejectBackslashes:
 			return false
 		case c == '%':
 			if i+2 >= len(p) {
@@ -72,7 +76,7 @@ func isCleanPath(p string, opts NormalizeOptions) bool {
 			if v == 0 || isUnreserved(v) {
 				return false
 			}
-			if (v == '/' || v == '\\') && (opts.DecodeSlashes || opts.RejectEncodedSlashes) {
+			if (v == '/' || v == '\\') && (opts.DecodeSlashes || opts.RejectEncodedSlashes) || v == '\\' && opts.RejectBackslashes {
 				return false
 			}
 			i += 2
@@ -97,7 +101,7 @@ func normalizeSlow(p string, opts NormalizeOptions) (string, bool) {
 	buf := make([]byte, 0, len(p))
 	for i := 0; i < len(p); i++ {
 		c := p[i]
-		if c < 0x20 || c == 0x7f {
+		if c < 0x20 || c == 0x7f || c == '\\' && opts.RejectBackslashes {
 			return "", false
 		}
 		if c != '%' {
@@ -110,7 +114,7 @@ func normalizeSlow(p string, opts NormalizeOptions) (string, bool) {
 		v := unhex(p[i+1])<<4 | unhex(p[i+2])
 		i += 2
 		switch {
-		case v == 0:
+		case v == 0 || v == '\\' && opts.RejectBackslashes:
 			return "", false
 		case isUnreserved(v):
 			buf = append(buf, v)

@@ -102,6 +102,7 @@ func TestNormalizePathWith(t *testing.T) {
 	decode := NormalizeOptions{DecodeSlashes: true}
 	reject := NormalizeOptions{RejectEncodedSlashes: true}
 	both := NormalizeOptions{DecodeSlashes: true, RejectEncodedSlashes: true}
+	noBackslash := NormalizeOptions{RejectBackslashes: true}
 	cases := []struct {
 		name string
 		opts NormalizeOptions
@@ -120,6 +121,10 @@ func TestNormalizePathWith(t *testing.T) {
 		{name: "reject backslash", opts: reject, in: "/a%5Cb"},
 		{name: "reject leaves clean path", opts: reject, in: "/a/b", want: "/a/b", ok: true},
 		{name: "reject wins over decode", opts: both, in: "/a%2Fb"},
+		{name: "raw backslash is data by default", in: "/a\\..\\admin", want: "/a\\..\\admin", ok: true},
+		{name: "reject raw backslash", opts: noBackslash, in: "/a\\..\\admin"},
+		{name: "reject encoded backslash", opts: noBackslash, in: "/a%5cb"},
+		{name: "reject backslash leaves slash escapes", opts: noBackslash, in: "/a%2fb", want: "/a%2Fb", ok: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
