@@ -39,7 +39,8 @@ const MaxParams = 8
 const DefaultMaxBodyBytes = 64 << 10
 
 // Params are the values of a matched route's {name} segments and its * tail; the values
-// are substrings of Request.Path (no copies).
+// are substrings of Request.Path (no copies). Only the first N Names and Values are
+// meaningful; Match leaves older entries beyond N in a reused Result.
 type Params struct {
 	N      int
 	Names  [MaxParams]string
