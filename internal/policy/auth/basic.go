@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"strings"
-	"sync"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -24,6 +23,8 @@ type basicAuth struct {
 	salt  [16]byte
 	// verified holds salted SHA-256 digests of (user, password) pairs that verified.
 	verified *fifoCache[[sha256.Size]byte, struct{}]
+	// decoy is a configured user's hash, verified for unknown users.
+	decoy basicUser
 }
 
 type basicUser struct {
@@ -61,22 +62,11 @@ func newBasic(cfg *config.BasicAuth, idx *consumerIndex) (*basicAuth, error) {
 			user = name
 		}
 		b.users[user] = u
+		if b.decoy.consumer == nil || name < b.decoy.consumer.Name {
+			b.decoy = u // deterministic pick: the first consumer by name
+		}
 	}
 	return b, nil
-}
-
-var (
-	dummyOnce sync.Once
-	dummyHash []byte
-)
-
-// dummyBcrypt is compared against for unknown users so a failed login costs about the
-// same whether or not the user exists (no user enumeration by timing).
-func dummyBcrypt() []byte {
-	dummyOnce.Do(func() {
-		dummyHash, _ = bcrypt.GenerateFromPassword([]byte("gantry-dummy-password"), bcrypt.DefaultCost)
-	})
-	return dummyHash
 }
 
 func (b *basicAuth) authenticate(authz string) (*policy.Consumer, Reason) {
@@ -94,7 +84,9 @@ func (b *basicAuth) authenticate(authz string) (*policy.Consumer, Reason) {
 	}
 	u, known := b.users[user]
 	if !known {
-		_ = bcrypt.CompareHashAndPassword(dummyBcrypt(), []byte(pass))
+		// Pay for a real verification anyway, so a failed login costs about the same
+		// whether or not the user exists (no user enumeration by timing).
+		b.decoy.verify(pass)
 		return nil, ReasonBadPassword
 	}
 	key := b.cacheKey(user, pass)
@@ -120,10 +112,13 @@ func (b *basicAuth) cacheKey(user, pass string) [sha256.Size]byte {
 }
 
 func (u basicUser) verify(pass string) bool {
-	if u.argon != nil {
+	switch {
+	case u.argon != nil:
 		a := u.argon
 		got := argon2.IDKey([]byte(pass), a.Salt, a.Time, a.Memory, a.Threads, uint32(len(a.Key)))
 		return subtle.ConstantTimeCompare(got, a.Key) == 1
+	case u.bcrypt != nil:
+		return bcrypt.CompareHashAndPassword(u.bcrypt, []byte(pass)) == nil
 	}
-	return bcrypt.CompareHashAndPassword(u.bcrypt, []byte(pass)) == nil
+	return false
 }

@@ -247,4 +247,6 @@ func asBuildError(err error, target **config.BuildError) bool {
 	return ok
 }
 
+var jwtHS256 = jwt.SigningMethodHS256
+
 var _ = http.MethodGet
