@@ -90,7 +90,9 @@ func TestSecurityProblems(t *testing.T) {
 		{name: "bad key digest", mutate: func(c *Config) { c.Consumers["bob"].APIKeySHA256 = []string{"abc"} }, wantPath: "consumers.bob.api_key_sha256[0]", wantMsg: "hex SHA-256"},
 		{name: "plain password", mutate: func(c *Config) { c.Consumers["alice"].Basic.PasswordHash = "hunter2" }, wantPath: "password_hash", wantMsg: "unsupported password hash"},
 		{name: "malformed bcrypt", mutate: func(c *Config) { c.Consumers["alice"].Basic.PasswordHash = "$2a$10$short" }, wantPath: "password_hash", wantMsg: "malformed bcrypt"},
-		{name: "malformed argon2id", mutate: func(c *Config) { c.Consumers["alice"].Basic.PasswordHash = "$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA" }, wantPath: "password_hash", wantMsg: "out of range"},
+		{name: "malformed argon2id", mutate: func(c *Config) {
+			c.Consumers["alice"].Basic.PasswordHash = "$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+		}, wantPath: "password_hash", wantMsg: "out of range"},
 		{name: "bad ip filter", mutate: func(c *Config) { c.Routes[0].IPFilter.Deny = []string{"nope"} }, wantPath: "routes[0].ip_filter.deny[0]", wantMsg: "invalid address"},
 		{name: "empty ip filter", mutate: func(c *Config) { c.Routes[0].IPFilter.Allow = nil }, wantPath: "routes[0].ip_filter.allow", wantMsg: "needs allow or deny"},
 		{name: "cors star with credentials", mutate: func(c *Config) { c.Routes[0].CORS.Origins = []string{"*"}; c.Routes[0].CORS.Credentials = true }, wantPath: "routes[0].cors.origins[0]", wantMsg: "credentials"},
