@@ -986,3 +986,13 @@ func ValidateTLSOptions(o *TLSOptions) []Problem {
 	validateTLSOptions(o, &ps)
 	return ps.List
 }
+
+// CheckSecurity applies the security defaults to c and returns the problems of its
+// security sections only, as Load does for the whole file. For tests and tools that
+// build a Config in Go.
+func CheckSecurity(c *Config) []Problem {
+	defaultSecurity(c)
+	var ps Problems
+	validateSecurity(c, &ps)
+	return ps.List
+}
