@@ -124,10 +124,14 @@ func chain(t *testing.T, c *config.Config, name string) policy.Chain {
 // mint runs the README's mint-jwt.sh when sh and openssl exist, else signs the same
 // claims in Go, so the test checks the script where it can and the config everywhere.
 func mint(t *testing.T, sub, scope, email string) string {
+	return mintWith(t, jwtSecret, sub, scope, email)
+}
+
+func mintWith(t *testing.T, secret, sub, scope, email string) string {
 	t.Helper()
 	if _, err := exec.LookPath("openssl"); err == nil {
 		cmd := exec.Command("sh", "./mint-jwt.sh", sub, scope, email)
-		cmd.Env = append(os.Environ(), "JWT_SECRET="+jwtSecret)
+		cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
 		var out bytes.Buffer
 		cmd.Stdout = &out
 		if err := cmd.Run(); err != nil {
@@ -139,7 +143,7 @@ func mint(t *testing.T, sub, scope, email string) string {
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"iss": "https://idp.example.com", "aud": "orders-api", "sub": sub, "scope": scope, "email": email,
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	}).SignedString([]byte(jwtSecret))
+	}).SignedString([]byte(secret))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +159,7 @@ func TestReadmeScenarios(t *testing.T) {
 	}
 	readToken := mint(t, "alice", "orders:read", "alice@example.com")
 	noScopeToken := mint(t, "alice", "profile", "")
+	forged := mintWith(t, "not-the-secret-not-the-secret-123456", "alice", "orders:read", "")
 	basicOps := "Basic " + base64.StdEncoding.EncodeToString([]byte("ops:"+opsPassword))
 
 	tests := []struct {
@@ -167,6 +172,7 @@ func TestReadmeScenarios(t *testing.T) {
 		wantStatus   int // 0: passes to the upstream
 		wantConsumer string
 		wantHeader   [2]string // upstream header that must be set
+		wantDetail   string
 	}{
 		{name: "jwt with scope", route: "orders-read", method: "GET", header: []string{"Authorization", "Bearer " + readToken},
 			wantConsumer: "alice", wantHeader: [2]string{"X-User-Email", "alice@example.com"}},
@@ -175,6 +181,7 @@ func TestReadmeScenarios(t *testing.T) {
 		{name: "hashed api key", route: "orders-write", method: "POST", length: 10, header: []string{"X-Api-Key", billingKey}, wantConsumer: "billing"},
 		{name: "api key lacking write scope", route: "orders-write", method: "POST", length: 10, header: []string{"X-Api-Key", reportingKey}, wantStatus: 403, wantConsumer: "reporting"},
 		{name: "body too large", route: "orders-write", method: "POST", length: 100000, header: []string{"X-Api-Key", billingKey}, wantStatus: 413},
+		{name: "forged jwt", route: "orders-read", method: "GET", header: []string{"Authorization", "Bearer " + forged}, wantStatus: 401, wantDetail: "token signature invalid"},
 		{name: "no credentials", route: "orders-read", method: "GET", wantStatus: 401},
 		{name: "spoofed consumer header", route: "orders-read", method: "GET", header: []string{"X-Consumer", "billing"}, wantStatus: 401},
 		{name: "wrong api key", route: "orders-read", method: "GET", header: []string{"X-Api-Key", "guess-guess-guess-guess"}, wantStatus: 401},
@@ -207,6 +214,9 @@ func TestReadmeScenarios(t *testing.T) {
 					detail = a.Detail
 				}
 				t.Fatalf("status = %d (%s), want %d", got, detail, tc.wantStatus)
+			}
+			if tc.wantDetail != "" && a.Detail != tc.wantDetail {
+				t.Fatalf("detail = %q, want %q", a.Detail, tc.wantDetail)
 			}
 			if got == 401 && a.Header["WWW-Authenticate"] == "" {
 				t.Fatal("401 without WWW-Authenticate")
