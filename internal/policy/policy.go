@@ -22,6 +22,8 @@ type Consumer struct {
 	Claims map[string]any
 	// Meta is the consumer's configured metadata.
 	Meta map[string]string
+	// Scopes are the consumer's configured scopes (authz adds a JWT's scope/scp claim).
+	Scopes []string
 }
 
 // Request is the view of one request that policies act on. The caller owns it; a policy

@@ -1,0 +1,123 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gantrygw/gantry/internal/config"
+)
+
+var fuzzSecret = []byte("fuzz-secret-fuzz-secret-fuzz-secret!")
+
+// FuzzJWT feeds arbitrary bearer tokens to a policy trusting one HS256 secret. It must
+// never panic, and must never authenticate a token whose signature is not a valid
+// HMAC of its header and payload under that secret (checked independently here).
+func FuzzJWT(f *testing.F) {
+	now := time.Now()
+	good := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "x", "exp": now.Add(time.Hour).Unix()})
+	goodTok, err := good.SignedString(fuzzSecret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": "x", "exp": now.Add(time.Hour).Unix()}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	for _, s := range []string{
+		goodTok, none, "", ".", "..", "a.b.c", "e30.e30.", "eyJhbGciOiJIUzI1NiJ9.e30.",
+		"eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.eyJzdWIiOiJ4In0.AAAA",
+		strings.Repeat("A", 100) + "." + strings.Repeat("B", 100) + "." + strings.Repeat("C", 43),
+		goodTok[:len(goodTok)-2],
+	} {
+		f.Add(s)
+	}
+	p, err := New(&config.Auth{JWT: &config.JWTAuth{
+		Keys:          []config.JWTKey{{Secret: string(fuzzSecret)}},
+		ClockSkew:     config.Duration(30 * time.Second),
+		ConsumerClaim: "sub",
+	}}, nil, Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(p.Close)
+	f.Fuzz(func(t *testing.T, tok string) {
+		r := newRequest("Authorization", "Bearer "+tok)
+		if a := p.Apply(r); a != nil {
+			if a.Status != 401 || r.Consumer != nil {
+				t.Fatalf("failed Apply(%q) = %d with consumer %v", tok, a.Status, r.Consumer)
+			}
+			return
+		}
+		parts := strings.Split(strings.TrimSpace(tok), ".")
+		if len(parts) != 3 {
+			t.Fatalf("Apply(%q) authenticated a token without three segments", tok)
+		}
+		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+		mac := hmac.New(sha256.New, fuzzSecret)
+		mac.Write([]byte(parts[0] + "." + parts[1]))
+		if err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
+			t.Fatalf("Apply(%q) authenticated a token without a valid HS256 signature", tok)
+		}
+	})
+}
+
+func BenchmarkAPIKey(b *testing.B) {
+	p, err := New(&config.Auth{APIKey: &config.APIKeyAuth{Header: "X-Api-Key"}}, apiKeyConsumers(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := newRequest("X-Api-Key", keyAlice)
+	b.ReportAllocs()
+	for b.Loop() {
+		if p.Apply(r) != nil {
+			b.Fatal("refused")
+		}
+	}
+}
+
+func benchJWT(b *testing.B, m jwt.SigningMethod, signKey any, cfgKey config.JWTKey) {
+	p, err := New(&config.Auth{JWT: &config.JWTAuth{
+		Keys: []config.JWTKey{cfgKey}, ClockSkew: config.Duration(30 * time.Second), ConsumerClaim: "sub",
+		Issuer: "https://idp.test", Audiences: []string{"gantry-api"},
+	}}, nil, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	r := newRequest("Authorization", "Bearer "+sign(b, m, signKey, "", claimsValid("alice")))
+	b.ReportAllocs()
+	for b.Loop() {
+		if a := p.Apply(r); a != nil {
+			b.Fatal(a.Detail)
+		}
+	}
+}
+
+func BenchmarkJWTHS256(b *testing.B) {
+	k := getKeys(b)
+	benchJWT(b, jwt.SigningMethodHS256, k.secret, config.JWTKey{Secret: string(k.secret)})
+}
+
+func BenchmarkJWTES256(b *testing.B) {
+	k := getKeys(b)
+	benchJWT(b, jwt.SigningMethodES256, k.ec256, config.JWTKey{PEM: pubPEM(b, &k.ec256.PublicKey)})
+}
+
+func BenchmarkBasicCached(b *testing.B) {
+	p, err := New(&config.Auth{Basic: &config.BasicAuth{}}, map[string]*config.Consumer{
+		"alice": {Name: "alice", Basic: &config.BasicCredential{Username: "alice", PasswordHash: argon2idHash("pw")}},
+	}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := newRequest("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:pw")))
+	b.ReportAllocs()
+	for b.Loop() {
+		if a := p.Apply(r); a != nil {
+			b.Fatal(a.Detail)
+		}
+	}
+}

@@ -1,0 +1,300 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gantrygw/gantry/internal/config"
+	"github.com/gantrygw/gantry/internal/policy"
+)
+
+// maxTokenBytes bounds the bearer tokens we parse at all.
+const maxTokenBytes = 16 << 10
+
+type jwtAuth struct {
+	realm         string
+	parser        *jwt.Parser
+	algs          []string
+	static        []*verifyKey
+	sets          []*jwkSet
+	consumerClaim string
+	forward       []forwardClaim
+	idx           *consumerIndex
+}
+
+type forwardClaim struct{ claim, header string }
+
+func newJWT(cfg *config.JWTAuth, idx *consumerIndex, client *http.Client, log *slog.Logger, now func() time.Time) (*jwtAuth, error) {
+	if len(cfg.Keys) == 0 {
+		return nil, config.FieldError(cfg.At, "keys", ErrNoKeys)
+	}
+	j := &jwtAuth{realm: config.DefaultRealm, consumerClaim: cfg.ConsumerClaim, idx: idx}
+	if j.consumerClaim == "" {
+		j.consumerClaim = config.DefaultConsumerClaim
+	}
+	j.algs = slices.Clone(cfg.Algorithms)
+	for i := range cfg.Keys {
+		k := &cfg.Keys[i]
+		var (
+			key any
+			err error
+			at  = "file"
+		)
+		switch {
+		case k.Secret != "":
+			at = "secret"
+			if len(k.Secret) < config.MinHMACSecret {
+				return nil, config.FieldError(k.At, at, fmt.Errorf("%w: HMAC secret shorter than %d bytes", ErrWeakKey, config.MinHMACSecret))
+			}
+			key = []byte(k.Secret)
+		case k.PEM != "":
+			at = "pem"
+			key, err = parsePublicPEM([]byte(k.PEM))
+		case k.File != "":
+			var data []byte
+			if data, err = os.ReadFile(k.File); err == nil {
+				key, err = parsePublicPEM(data)
+			}
+		case k.JWKSURL != "":
+			refresh, every := k.RefreshInterval.D(), k.UnknownKIDInterval.D()
+			if refresh == 0 {
+				refresh = config.DefaultJWKSRefresh.D()
+			}
+			if every == 0 {
+				every = config.DefaultUnknownKIDInterval.D()
+			}
+			j.sets = append(j.sets, newJWKSet(k.JWKSURL, refresh, every, client, log, now))
+			continue
+		default:
+			return nil, config.FieldError(k.At, at, fmt.Errorf("%w: a key needs file, pem, secret or jwks_url", ErrBadKey))
+		}
+		if err != nil {
+			j.close()
+			return nil, config.FieldError(k.At, at, err)
+		}
+		algs, err := algorithmsFor(key)
+		if err != nil {
+			j.close()
+			return nil, config.FieldError(k.At, at, err)
+		}
+		j.static = append(j.static, &verifyKey{kid: k.KID, key: key, algs: algs})
+	}
+	if len(j.algs) == 0 {
+		for _, k := range j.static {
+			j.algs = append(j.algs, k.algs...)
+		}
+		if len(j.sets) > 0 {
+			j.algs = append(j.algs, config.JWTAlgorithmsRSA...)
+			j.algs = append(j.algs, config.JWTAlgorithmsEC...)
+			j.algs = append(j.algs, config.JWTAlgorithmsOKP...)
+		}
+	}
+	j.algs = slices.DeleteFunc(j.algs, func(a string) bool { return strings.EqualFold(a, "none") })
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(j.algs),
+		jwt.WithLeeway(cfg.ClockSkew.D()),
+		jwt.WithIssuedAt(),
+		jwt.WithExpirationRequired(),
+		jwt.WithJSONNumber(),
+		jwt.WithTimeFunc(now),
+	}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if len(cfg.Audiences) > 0 {
+		opts = append(opts, jwt.WithAudience(cfg.Audiences...))
+	}
+	j.parser = jwt.NewParser(opts...)
+	for claim, header := range cfg.ForwardClaims {
+		j.forward = append(j.forward, forwardClaim{claim: claim, header: http.CanonicalHeaderKey(header)})
+	}
+	slices.SortFunc(j.forward, func(a, b forwardClaim) int { return strings.Compare(a.claim, b.claim) })
+	return j, nil
+}
+
+func (j *jwtAuth) close() {
+	for _, s := range j.sets {
+		s.close()
+	}
+	j.sets = nil
+}
+
+// authenticate verifies a bearer token. It returns the consumer, the verified claims
+// (for forward_claims) and the outcome.
+func (j *jwtAuth) authenticate(authz string, log *slog.Logger) (*policy.Consumer, jwt.MapClaims, Reason) {
+	const prefix = "bearer "
+	if len(authz) < len(prefix) || !strings.EqualFold(authz[:len(prefix)], prefix) {
+		return nil, nil, ReasonMissing
+	}
+	raw := strings.TrimSpace(authz[len(prefix):])
+	if raw == "" || len(raw) > maxTokenBytes {
+		return nil, nil, ReasonMalformed
+	}
+	claims := jwt.MapClaims{}
+	tok, err := j.parser.ParseWithClaims(raw, claims, j.keyfunc)
+	if err != nil || tok == nil || !tok.Valid {
+		why := j.reason(tok, err)
+		log.Debug("jwt rejected", "reason", why.String(), "error", err)
+		return nil, nil, why
+	}
+	name, ok := claims[j.consumerClaim].(string)
+	if !ok || !safeHeaderValue(name) {
+		log.Debug("jwt rejected", "reason", ReasonClaims.String(), "error", errBadConsumer)
+		return nil, nil, ReasonClaims
+	}
+	c := &policy.Consumer{Name: name, Claims: claims}
+	if known, ok := j.idx.byName[name]; ok {
+		c.Groups, c.Meta, c.Scopes = known.Groups, known.Meta, known.Scopes
+	}
+	return c, claims, ReasonNone
+}
+
+// keyfunc picks the keys a token may be verified with. A token naming a kid uses the
+// keys with exactly that kid (static or from a JWK Set); only when none has it does it
+// fall back to static keys configured without a kid. A token without kid may use any
+// key. In every case only keys whose type fits the token's alg are returned.
+func (j *jwtAuth) keyfunc(t *jwt.Token) (any, error) {
+	alg := t.Method.Alg()
+	kid, _ := t.Header["kid"].(string)
+	var exact, loose []*verifyKey
+	for _, k := range j.static {
+		switch {
+		case kid != "" && k.kid == kid:
+			exact = append(exact, k)
+		case kid == "" || k.kid == "":
+			loose = append(loose, k)
+		}
+	}
+	for _, s := range j.sets {
+		if kid != "" {
+			exact = append(exact, s.keys(kid)...)
+		} else {
+			loose = append(loose, s.keys("")...)
+		}
+	}
+	cands := exact
+	if len(exact) == 0 {
+		cands = loose
+	}
+	var fit []jwt.VerificationKey
+	for _, k := range cands {
+		if k.fits(alg) {
+			fit = append(fit, k.key)
+		}
+	}
+	switch {
+	case len(fit) == 1:
+		return fit[0], nil
+	case len(fit) > 1:
+		return jwt.VerificationKeySet{Keys: fit}, nil
+	case len(exact) == 0 && kid != "":
+		return nil, errUnknownKey
+	}
+	return nil, errAlgorithm
+}
+
+// reason maps a golang-jwt error to a Reason. Claim errors are checked before the
+// generic "invalid claims" they are wrapped in.
+func (j *jwtAuth) reason(t *jwt.Token, err error) Reason {
+	switch {
+	case err == nil:
+		return ReasonSignature
+	case errors.Is(err, errUnknownKey):
+		return ReasonUnknownKey
+	case errors.Is(err, errAlgorithm):
+		return ReasonAlgorithm
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return ReasonMalformed
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return ReasonAlgorithm // unknown or unusable "alg"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		if t != nil && t.Method != nil && !slices.Contains(j.algs, t.Method.Alg()) {
+			return ReasonAlgorithm // "none" and algorithms not configured land here
+		}
+		return ReasonSignature
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return ReasonExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return ReasonNotYetValid
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return ReasonIssuer
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return ReasonAudience
+	}
+	return ReasonClaims
+}
+
+// forwardClaims sets the configured claim headers; claims that are absent or cannot
+// travel safely in a header are left out (their client copies were already removed).
+func (j *jwtAuth) forwardClaims(h policy.Header, claims jwt.MapClaims) {
+	for _, f := range j.forward {
+		v, ok := claimString(lookupClaim(claims, f.claim))
+		if ok && safeHeaderValue(v) {
+			h.Set(f.header, v)
+		}
+	}
+}
+
+// lookupClaim reads a claim, following dots into objects ("realm_access.roles") when
+// no top-level claim has the dotted name.
+func lookupClaim(claims map[string]any, name string) any {
+	if v, ok := claims[name]; ok {
+		return v
+	}
+	var cur any = claims
+	for part := range strings.SplitSeq(name, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		if cur, ok = m[part]; !ok {
+			return nil
+		}
+	}
+	return cur
+}
+
+// claimString renders a claim for a header: strings as they are, numbers and booleans
+// in JSON form, arrays of those comma-joined, anything else as compact JSON.
+func claimString(v any) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", false
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		return strconv.FormatBool(x), true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := claimString(e)
+			if !ok {
+				return "", false
+			}
+			if _, nested := e.([]any); nested {
+				return "", false
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, ","), true
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}

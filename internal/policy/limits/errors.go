@@ -1,0 +1,5 @@
+package limits
+
+import "errors"
+
+var errNegative = errors.New("must not be negative")
