@@ -159,6 +159,7 @@ func (c Changes) String() string {
 // Diff compares two configs by name (old may be nil, for the first load: everything
 // is added). Modified means present in both and not Same.
 func Diff(old, new *Config) Changes {
+	first := old == nil
 	if old == nil {
 		old = &Config{}
 	}
@@ -182,7 +183,7 @@ func Diff(old, new *Config) Changes {
 		{"security", old.Security, new.Security},
 		{"observe", old.Observe, new.Observe},
 	} {
-		if !Same(s.a, s.b) {
+		if !first && !Same(s.a, s.b) { // on a first load the sections are simply there
 			c.Sections = append(c.Sections, s.name)
 		}
 	}

@@ -173,7 +173,7 @@ routes:
 func TestDiffFirstLoad(t *testing.T) {
 	t.Parallel()
 	ch := Diff(nil, mustParse(t, diffBase))
-	want := "routes +legacy +products; upstreams +api +shop; listeners +web; other ~log"
+	want := "routes +legacy +products; upstreams +api +shop; listeners +web"
 	if got := ch.String(); got != want {
 		t.Errorf("Diff(nil, c).String() = %q, want %q", got, want)
 	}
