@@ -42,7 +42,7 @@ type Options struct {
 	Config *config.HealthCheck
 	// Targets are checked, one goroutine each.
 	Targets []*balancer.Target
-	// Setter receives verdict changes.
+	// Setter receives verdict changes (nil: verdicts are only recorded in the States).
 	Setter StatusSetter
 	// Logger gets one line per verdict change (nil: discard).
 	Logger *slog.Logger
@@ -165,13 +165,19 @@ func (c *Checker) run(t *balancer.Target) {
 		case !healthy && passes >= c.healthyN:
 			healthy = true
 			c.log.Info("health: target up", "target", t.URL, "passes", passes)
-			c.setter.SetHealthy(t, true)
+			c.set(t, true)
 		case healthy && fails >= c.unhealthyN:
 			healthy = false
 			c.log.Warn("health: target down", "target", t.URL, "failures", fails, "err", err)
-			c.setter.SetHealthy(t, false)
+			c.set(t, false)
 		}
 		timer.Reset(c.interval + c.randJitter())
+	}
+}
+
+func (c *Checker) set(t *balancer.Target, healthy bool) {
+	if c.setter != nil {
+		c.setter.SetHealthy(t, healthy)
 	}
 }
 

@@ -331,3 +331,39 @@ func TestCheckerStopLeavesNoGoroutines(t *testing.T) {
 		t.Errorf("cancelled probe counted as a failure")
 	}
 }
+
+// TestHTTPSHostIsServerName: with host set, the check verifies the certificate against
+// that name (httptest's certificate is for example.com), not the dialled IP.
+func TestHTTPSHostIsServerName(t *testing.T) {
+	t.Parallel()
+	var sni atomic.Value
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.TLS = &tls.Config{GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		sni.Store(h.ServerName)
+		return nil, nil
+	}}
+	srv.StartTLS()
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	tg := mustTarget(t, srv.URL)
+	cfg := fastCheck(func(c *config.HealthCheck) { c.Host = "example.com:443" })
+	startChecker(t, cfg, Options{TLS: &tls.Config{RootCAs: pool}}, tg)
+	if err := firstCheck(t, tg); err != "" {
+		t.Fatalf("check error = %q, want pass", err)
+	}
+	if got := sni.Load(); got != "example.com" {
+		t.Errorf("server saw SNI %v, want example.com", got)
+	}
+}
+
+func TestCheckerWithoutSetter(t *testing.T) {
+	t.Parallel()
+	tg := mustTarget(t, "127.0.0.1:1") // nothing listens on port 1
+	c := New(Options{Config: fastCheck(func(c *config.HealthCheck) { c.UnhealthyThreshold = 1 }), Targets: []*balancer.Target{tg}})
+	c.Start()
+	defer c.Stop()
+	if err := firstCheck(t, tg); err == "" {
+		t.Fatalf("check of a closed port passed, want a failure")
+	}
+}

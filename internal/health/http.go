@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,6 +40,14 @@ func newHTTPProbe(cfg *config.HealthCheck, lo, hi int, tlsConf *tls.Config) *htt
 	}
 	if tlsConf != nil {
 		tlsConf = tlsConf.Clone()
+	}
+	if cfg.Host != "" && (tlsConf == nil || tlsConf.ServerName == "") {
+		// A virtual-hosted https target is usually addressed by IP but certified for
+		// its host name: send that as SNI and verify against it, as the Host header says.
+		if tlsConf == nil {
+			tlsConf = &tls.Config{}
+		}
+		tlsConf.ServerName = hostOnly(cfg.Host)
 	}
 	tr := &http.Transport{
 		Proxy:             nil, // checks go to the target itself, never via HTTP_PROXY
@@ -98,6 +107,14 @@ func (p *httpProbe) probe(ctx context.Context, t *balancer.Target) error {
 		return fmt.Errorf("%w: body lacks %q in its first %d bytes", ErrCheckFailed, p.body, maxBody)
 	}
 	return nil
+}
+
+// hostOnly strips a port from a Host header value.
+func hostOnly(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		return host
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 }
 
 func (p *httpProbe) close() {
