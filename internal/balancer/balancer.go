@@ -23,7 +23,7 @@ type Factory func(p *Pool, prev Balancer) Balancer
 type Info struct {
 	// ClientIP is the client's address (after trusted-proxy resolution).
 	ClientIP netip.Addr
-	// Key is the consistent_hash key already extracted by the caller (see KeyFunc), or "".
+	// Key is the consistent_hash key already extracted by the caller (see ParseKey), or "".
 	Key string
 	// Tried lists targets already tried for this request; Pick avoids them.
 	Tried []*Target
@@ -68,6 +68,15 @@ type State struct {
 	lastEnd  atomic.Int64
 	requests atomic.Uint64
 	failures atomic.Uint64
+
+	// Flags owned by the Set (health.go documents each); zero values mean "healthy,
+	// in rotation", so a fresh State takes traffic until a check says otherwise.
+	down         atomic.Bool
+	drained      atomic.Bool
+	ejectedUntil atomic.Int64 // unix nanos; 0 when not ejected
+	ejections    atomic.Int64
+	recoveredAt  atomic.Int64 // unix nanos when it last became eligible again; 0: not ramping
+	lastCheck    atomic.Pointer[CheckResult]
 }
 
 // Begin records that a request or connection to the target starts.
@@ -96,6 +105,8 @@ type Pool struct {
 	// when the panic threshold was crossed.
 	Targets []*Target
 	// Weights holds each eligible target's effective weight (slow start lowers it), same order.
+	// A Set publishes configured weight × WeightScale × slow-start factor; balancers accept
+	// any positive integers.
 	Weights []int
 	// TotalWeight is the sum of Weights.
 	TotalWeight int

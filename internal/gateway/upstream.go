@@ -61,7 +61,7 @@ func (g *Gateway) buildUpstream(uc *config.Upstream, old *upstream, l4 bool) (*u
 	so := balancer.SetOptions{Factory: factory, HashKey: uc.HashKey}
 	if uc.Outlier != nil {
 		so.PanicThreshold = uc.Outlier.PanicThreshold
-		// MAXEJ so.MaxEjectedPercent = uc.Outlier.MaxEjectedPercent
+		so.MaxEjectedPercent = uc.Outlier.MaxEjectedPercent
 	}
 	if uc.Health != nil {
 		so.SlowStart = uc.Health.SlowStart.D()
