@@ -194,7 +194,7 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 				resp, err := c.Get("http://" + addr + "/x")
 				if err != nil {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("worker %d (keepalive=%v): %v", w, w%2 == 0, err))
 					continue
 				}
 				io.Copy(io.Discard, resp.Body)
@@ -229,14 +229,14 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 // and the running snapshot and listeners are untouched.
 func TestFailedReloadKeepsRunningConfig(t *testing.T) {
 	b1, b2 := backend(t, "b1"), backend(t, "b2")
-	g := start(t, parse(t, twoBackendConfig(hostport(b1), hostport(b1), "")))
+	g := start(t, parse(t, strings.Replace(twoBackendConfig(hostport(b1), hostport(b1), ""), `, "http://`+hostport(b1)+`"`, "", 1)))
 	addr := g.Addr("web").String()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	bad := parse(t, strings.Replace(twoBackendConfig(hostport(b2), hostport(b2), ""), `web: { address: "127.0.0.1:0" }`,
+	bad := parse(t, strings.Replace(twoBackendConfig(hostport(b2), hostport(b1), ""), `web: { address: "127.0.0.1:0" }`,
 		fmt.Sprintf(`web: { address: %q }
   second: { address: %q }`, addr, busy.Addr().String()), 1))
 	before := g.Snapshot()

@@ -22,7 +22,8 @@ type listener struct {
 	sock *socket // http, tcp: shared with the listener it took over, if any
 	cl   *chanListener
 
-	srv *http.Server // http
+	srv   *http.Server // http
+	conns *connTracker // http
 	tcp *l4.TCPServer
 	udp *l4.UDPServer
 	pc  net.PacketConn // udp
@@ -57,10 +58,14 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 	byAddr := map[string]*socket{}
 	udpByAddr := map[string]*listener{}
 	for _, l := range g.listeners {
-		if l.pc != nil {
-			udpByAddr[l.cfg.Address] = l
-		} else {
-			byAddr[l.cfg.Address] = l.sock
+		// Key by the configured and the bound address: a listener configured with port 0
+		// is found again by a config naming the port it got.
+		for _, a := range []string{l.cfg.Address, l.addr().String()} {
+			if l.pc != nil {
+				udpByAddr[a] = l
+			} else {
+				byAddr[a] = l.sock
+			}
 		}
 	}
 	var errs []error
@@ -123,7 +128,7 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 type closer interface{ Close() error }
 
 func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener, error) {
-	l := &listener{cfg: lc, sock: sock, served: make(chan struct{})}
+	l := &listener{cfg: lc, sock: sock, served: make(chan struct{}), conns: newConnTracker()}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	srv := &http.Server{
@@ -133,6 +138,7 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 		MaxHeaderBytes:    int(lc.Limits.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 		Protocols:         &protocols,
+		ConnState:         l.conns.hook,
 	}
 	if lc.TLS != nil {
 		tc, err := loadTLS(lc.TLS)
@@ -247,7 +253,12 @@ func (l *listener) shutdown(ctx context.Context, closeSocket bool) error {
 	if l.tcp != nil {
 		return l.tcp.Shutdown(ctx)
 	}
-	err := l.srv.Shutdown(ctx)
+	// See connTracker for why Shutdown comes last.
+	l.srv.SetKeepAlivesEnabled(false)
+	err := l.conns.waitQuiet(ctx)
+	if err == nil {
+		err = l.srv.Shutdown(ctx)
+	}
 	if err != nil {
 		l.srv.Close()
 	}

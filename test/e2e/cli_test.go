@@ -53,12 +53,30 @@ func TestExamplesValidate(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(f, func(t *testing.T) {
-			o, e, code := runGantry(t, "validate", "-c", f)
+			// Secrets an example expects in the environment come from example.env beside it.
+			env := exampleEnv(t, filepath.Join(filepath.Dir(f), "example.env"))
+			o, e, code := runGantryEnv(t, env, "validate", "-c", f)
 			if code != 0 {
 				t.Fatalf("gantry validate %s: exit %d\n%s%s", f, code, o, e)
 			}
 		})
 	}
+}
+
+// exampleEnv reads KEY=VALUE lines (# comments) from path, if it exists.
+func exampleEnv(t *testing.T, path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var env []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") && strings.Contains(line, "=") {
+			env = append(env, line)
+		}
+	}
+	return env
 }
 
 func TestValidateReportsEveryProblemWithPosition(t *testing.T) {

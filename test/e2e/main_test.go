@@ -109,9 +109,16 @@ func (p *proc) waitOutput(t *testing.T, re string) string {
 // runGantry runs the binary to completion.
 func runGantry(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runGantryEnv(t, nil, args...)
+}
+
+// runGantryEnv runs the binary to completion with extra environment variables.
+func runGantryEnv(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, gantryBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

@@ -1,0 +1,77 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// connTracker follows an http.Server's connections through ConnState so the server can
+// be retired without losing a request.
+//
+// Why not just http.Server.Shutdown: once Shutdown has begun, net/http drops any request
+// it reads afterwards by closing the connection without an answer (server.go checks
+// shuttingDown() right after readRequest). A connection accepted a moment before a
+// reload, whose request bytes arrive a moment after, would see EOF. So a retiring
+// server first stops keep-alive (every in-flight response then ends its connection) and
+// waits until no connection is new or active; only then does Shutdown close what is idle.
+type connTracker struct {
+	mu     sync.Mutex
+	states map[net.Conn]http.ConnState
+	busy   int           // connections in StateNew or StateActive
+	idle   chan struct{} // closed and replaced whenever busy drops to 0
+}
+
+func newConnTracker() *connTracker {
+	return &connTracker{states: map[net.Conn]http.ConnState{}, idle: make(chan struct{})}
+}
+
+func isBusy(s http.ConnState) bool { return s == http.StateNew || s == http.StateActive }
+
+// hook is the http.Server.ConnState callback.
+func (t *connTracker) hook(c net.Conn, s http.ConnState) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	prev, known := t.states[c]
+	if known && isBusy(prev) {
+		t.busy--
+	}
+	switch s {
+	case http.StateClosed, http.StateHijacked:
+		delete(t.states, c)
+	default:
+		t.states[c] = s
+		if isBusy(s) {
+			t.busy++
+		}
+	}
+	if t.busy == 0 {
+		close(t.idle)
+		t.idle = make(chan struct{})
+	}
+}
+
+// waitQuiet returns once no connection is new or active, or when ctx is done.
+func (t *connTracker) waitQuiet(ctx context.Context) error {
+	for {
+		t.mu.Lock()
+		busy, idle := t.busy, t.idle
+		t.mu.Unlock()
+		if busy == 0 {
+			return nil
+		}
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Open returns the number of tracked (not closed, not hijacked) connections.
+func (t *connTracker) open() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.states)
+}
