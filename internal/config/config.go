@@ -64,6 +64,19 @@ type TLS struct {
 	Certificates []Certificate `yaml:"certificates"`
 	// MinVersion is "1.2" (default) or "1.3".
 	MinVersion string `yaml:"min_version"`
+	// ClientCAFile is a PEM bundle; when set the listener asks for client certificates
+	// and verifies those given (mTLS routes then map them to consumers).
+	ClientCAFile string `yaml:"client_ca_file"`
+	// HSTS adds Strict-Transport-Security to responses on this listener (RFC 6797).
+	HSTS *HSTS `yaml:"hsts"`
+	// RedirectHTTP is an address ("[host]:port") on which plain HTTP requests are
+	// answered with a 308 redirect to this listener.
+	RedirectHTTP string `yaml:"redirect_http"`
+}
+
+// Options returns the settings internal/tlsconf takes beside certificates.
+func (t *TLS) Options() *TLSOptions {
+	return &TLSOptions{At: t.At, ClientCAFile: t.ClientCAFile, HSTS: t.HSTS, RedirectHTTP: t.RedirectHTTP}
 }
 
 // Certificate is one PEM certificate chain and its key, read from files.

@@ -150,6 +150,7 @@ func validateTLS(l *Listener, ps *Problems) {
 	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
 		ps.AddField(t.At, "min_version", "unknown TLS version %q (known: 1.2, 1.3)", t.MinVersion)
 	}
+	validateTLSOptions(t.Options(), ps)
 }
 
 func validateUpstreams(c *Config, use map[string]use, ps *Problems) {

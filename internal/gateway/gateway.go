@@ -32,9 +32,11 @@ type Gateway struct {
 	mu        sync.Mutex // serialises Start, Reload and Shutdown; guards the fields below
 	listeners map[string]*listener
 	upstreams map[string]*upstream
+	routes    map[string]*route
 	states    map[string]*balancer.State
 	started   bool
 	closed    bool
+	stop      chan struct{} // closed by Shutdown; ends background loops
 	drains    sync.WaitGroup // retired listeners still draining
 }
 
@@ -52,6 +54,8 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		log:       opts.Logger,
 		listeners: map[string]*listener{},
 		upstreams: map[string]*upstream{},
+		routes:    map[string]*route{},
+		stop:      make(chan struct{}),
 		states:    map[string]*balancer.State{},
 	}
 	g.mu.Lock()
@@ -73,7 +77,31 @@ func (g *Gateway) Start() error {
 	for _, l := range g.listeners {
 		l.start()
 	}
+	go g.watchCertificates(2 * time.Second)
 	return nil
+}
+
+// watchCertificates reloads TLS certificate files that changed on disk; a bad new pair
+// keeps the old one (tlsconf logs it).
+func (g *Gateway) watchCertificates(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		g.mu.Lock()
+		for _, l := range g.listeners {
+			if l.tls != nil {
+				if _, err := l.tls.ReloadIfChanged(); err != nil {
+					g.log.Warn("tls certificate reload failed; keeping the previous one", "listener", l.cfg.Name, "err", err)
+				}
+			}
+		}
+		g.mu.Unlock()
+	}
 }
 
 // Snapshot returns the current snapshot.
@@ -127,6 +155,9 @@ func (g *Gateway) apply(cfg *config.Config) (config.Changes, error) {
 	inUse := map[*socket]bool{}
 	for _, l := range next {
 		inUse[l.sock] = true
+		if l.redirect != nil {
+			inUse[l.redirect.sock] = true
+		}
 	}
 	for _, l := range next {
 		if l.tcp != nil || l.udp != nil {
@@ -142,7 +173,14 @@ func (g *Gateway) apply(cfg *config.Config) (config.Changes, error) {
 	}
 	for name, l := range oldListeners {
 		if next[name] != l {
-			g.retireListener(l, l.sock == nil || !inUse[l.sock])
+			g.retireListener(l, inUse)
+		}
+	}
+	oldRoutes := g.routes
+	g.routes = snap.routes
+	for k, r := range oldRoutes {
+		if snap.routes[k] != r {
+			r.retire()
 		}
 	}
 	oldUpstreams := g.upstreams
@@ -173,13 +211,13 @@ func (g *Gateway) refreshStates() {
 }
 
 // retireListener shuts a listener down in the background, bounded by its drain timeout.
-func (g *Gateway) retireListener(l *listener, closeSocket bool) {
+func (g *Gateway) retireListener(l *listener, keep map[*socket]bool) {
 	g.drains.Add(1)
 	go func() {
 		defer g.drains.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeouts.Drain.D())
 		defer cancel()
-		if err := l.shutdown(ctx, closeSocket); err != nil {
+		if err := l.shutdown(ctx, keep); err != nil {
 			g.log.Warn("listener drain cut short", "listener", l.cfg.Name, "err", err)
 		}
 	}()
@@ -194,6 +232,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	g.closed = true
+	close(g.stop)
 	listeners := g.listeners
 	g.mu.Unlock()
 
@@ -203,7 +242,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := l.shutdown(ctx, true); err != nil {
+			if err := l.shutdown(ctx, nil); err != nil {
 				errs <- fmt.Errorf("listener %s: %w", l.cfg.Name, err)
 			}
 		}()
@@ -214,6 +253,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	for _, u := range g.upstreams {
 		u.retire(false)
+	}
+	for _, r := range g.routes {
+		r.retire()
 	}
 	g.mu.Unlock()
 	var all []error

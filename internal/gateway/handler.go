@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/gantrygw/gantry/internal/policy"
+	"github.com/gantrygw/gantry/internal/policy/auth"
 	"github.com/gantrygw/gantry/internal/problem"
 	"github.com/gantrygw/gantry/internal/proxy"
 	"github.com/gantrygw/gantry/internal/router"
@@ -57,7 +58,23 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	path, ok := router.NormalizePath(r.URL.EscapedPath())
+	if rt.hsts != "" {
+		w.Header().Set("Strict-Transport-Security", rt.hsts)
+	}
+	// Client-supplied copies of the consumer header never reach a backend, whatever the route.
+	auth.StripConsumerHeader(r.Header, snap.consumerHeader)
+	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
+	client := peer.Addr()
+	trusted := snap.clientIP.Trusted(client)
+	if trusted {
+		client = snap.clientIP.ClientValues(peer, r.Header.Values("X-Forwarded-For"))
+	}
+	if rt.ipFilter != nil && !rt.ipFilter.Allowed(client) {
+		problem.Write(w, r, problem.Forbidden.WithDetail("client address not allowed"), id)
+		return
+	}
+
+	path, ok := router.NormalizePathWith(r.URL.EscapedPath(), snap.normalize)
 	if !ok {
 		problem.Write(w, r, problem.BadRequest.WithDetail("invalid request path"), id)
 		return
@@ -87,13 +104,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rte := rt.routes[x.res.Route]
 
-	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
-	client := peer.Addr()
 	if rte.chain.Len() > 0 {
 		p := &x.preq
 		*p = policy.Request{
 			Method: r.Method, Host: x.rreq.Host, Path: path, RawQuery: r.URL.RawQuery,
-			Header: r.Header, RespHeader: w.Header(), Client: peer, Peer: peer, TLS: r.TLS,
+			Header: r.Header, RespHeader: w.Header(), Client: netip.AddrPortFrom(client, 0), Peer: peer, TLS: r.TLS,
 			Route: rte.cfg.Name, ContentLength: r.ContentLength,
 		}
 		if a := rte.chain.Apply(p); a != nil {
@@ -110,6 +125,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := &x.ex
 	ex.RequestID = id
 	ex.ClientIP = client
+	ex.Trusted = trusted
 	ex.Proto = "http"
 	if h.tls {
 		ex.Proto = "https"

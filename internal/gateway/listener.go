@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"github.com/gantrygw/gantry/internal/config"
 	"github.com/gantrygw/gantry/internal/l4"
 	"github.com/gantrygw/gantry/internal/proxyproto"
+	"github.com/gantrygw/gantry/internal/tlsconf"
 )
 
 // listener is the runtime of one configured listener: an http.Server, an L4 TCP server
@@ -24,9 +24,12 @@ type listener struct {
 
 	srv   *http.Server // http
 	conns *connTracker // http
-	tcp *l4.TCPServer
-	udp *l4.UDPServer
-	pc  net.PacketConn // udp
+	tls   *tlsconf.Config
+	// redirect is the plain-HTTP listener that redirects to this TLS one (tls.redirect_http).
+	redirect *listener
+	tcp   *l4.TCPServer
+	udp   *l4.UDPServer
+	pc    net.PacketConn // udp
 
 	startOnce sync.Once
 	served    chan struct{} // closed when the serve goroutine returns
@@ -67,6 +70,23 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 				byAddr[a] = l.sock
 			}
 		}
+		if r := l.redirect; r != nil {
+			byAddr[r.cfg.Address] = r.sock
+			byAddr[r.addr().String()] = r.sock
+		}
+	}
+	bind := func(addr string) (*socket, error) {
+		if sock := byAddr[addr]; sock != nil {
+			return sock, nil
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		sock := newSocket(ln)
+		opened = append(opened, ln)
+		byAddr[addr] = sock
+		return sock, nil
 	}
 	var errs []error
 	for _, name := range sortedKeys(cfg.Listeners) {
@@ -91,19 +111,12 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 			next[name] = g.newUDPListener(lc, pc)
 			continue
 		}
-		sock := byAddr[lc.Address]
-		if sock == nil {
-			ln, err := net.Listen("tcp", lc.Address)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("listener %s: %w", name, err))
-				continue
-			}
-			sock = newSocket(ln)
-			opened = append(opened, ln)
-			byAddr[lc.Address] = sock
+		sock, err := bind(lc.Address)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listener %s: %w", name, err))
+			continue
 		}
 		var l *listener
-		var err error
 		if lc.Protocol == config.ProtocolTCP {
 			l = g.newTCPListener(lc, sock)
 		} else {
@@ -112,6 +125,14 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listener %s: %w", name, err))
 			continue
+		}
+		if lc.TLS != nil && lc.TLS.RedirectHTTP != "" {
+			rs, err := bind(lc.TLS.RedirectHTTP)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("listener %s: tls.redirect_http: %w", name, err))
+				continue
+			}
+			l.redirect = g.newRedirectListener(lc, rs)
 		}
 		next[name] = l
 	}
@@ -141,11 +162,12 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 		ConnState:         l.conns.hook,
 	}
 	if lc.TLS != nil {
-		tc, err := loadTLS(lc.TLS)
+		tc, err := tlsconf.New(lc.TLS, tlsconf.Options{Extra: lc.TLS.Options(), Logger: g.log.With("listener", lc.Name)})
 		if err != nil {
 			return nil, err
 		}
-		srv.TLSConfig = tc
+		l.tls = tc
+		srv.TLSConfig = tc.TLSConfig()
 		protocols.SetHTTP2(true)
 	} else {
 		protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge
@@ -172,20 +194,20 @@ func (g *Gateway) newUDPListener(lc *config.Listener, pc net.PacketConn) *listen
 	})}
 }
 
-// loadTLS builds the listener's TLS config from certificate files.
-func loadTLS(c *config.TLS) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
-	if c.MinVersion == "1.3" {
-		tc.MinVersion = tls.VersionTLS13
+// newRedirectListener serves plain HTTP on sock, redirecting every request to the TLS
+// listener lc (308, same host and path).
+func (g *Gateway) newRedirectListener(lc *config.Listener, sock *socket) *listener {
+	_, port, _ := net.SplitHostPort(lc.Address)
+	rc := &config.Listener{Name: lc.Name + "-redirect", Address: lc.TLS.RedirectHTTP, Protocol: config.ProtocolHTTP, Timeouts: lc.Timeouts}
+	l := &listener{cfg: rc, sock: sock, served: make(chan struct{}), conns: newConnTracker()}
+	l.srv = &http.Server{
+		Handler:           tlsconf.RedirectHandler(port),
+		ReadHeaderTimeout: lc.Timeouts.ReadHeader.D(),
+		IdleTimeout:       lc.Timeouts.Idle.D(),
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+		ConnState:         l.conns.hook,
 	}
-	for _, cf := range c.Certificates {
-		cert, err := tls.LoadX509KeyPair(cf.CertFile, cf.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls certificate %s: %w", cf.CertFile, err)
-		}
-		tc.Certificates = append(tc.Certificates, cert)
-	}
-	return tc, nil
+	return l
 }
 
 // setTable points an L4 listener at the routes of snap.
@@ -201,6 +223,9 @@ func (l *listener) setTable(snap *Snapshot) {
 
 // start serves the listener (once).
 func (l *listener) start() {
+	if l.redirect != nil {
+		l.redirect.start()
+	}
 	l.startOnce.Do(func() {
 		if l.udp != nil {
 			go func() {
@@ -235,10 +260,14 @@ func (l *listener) start() {
 	})
 }
 
-// shutdown stops the listener's server: with closeSocket the bound socket is closed too
-// (no socket sharing). Idle connections close at once, active ones may finish until ctx
+// shutdown stops the listener's server; its bound socket is closed too unless keep
+// says a newer listener serves on it. Idle connections close at once, active ones may finish until ctx
 // is done, then they are closed. Hijacked connections (WebSockets) are left alone.
-func (l *listener) shutdown(ctx context.Context, closeSocket bool) error {
+func (l *listener) shutdown(ctx context.Context, keep map[*socket]bool) error {
+	if l.redirect != nil {
+		defer l.redirect.shutdown(ctx, keep) //nolint:errcheck
+	}
+	closeSocket := l.sock != nil && !keep[l.sock]
 	if l.udp != nil {
 		err := l.udp.Shutdown(ctx)
 		l.pc.Close()

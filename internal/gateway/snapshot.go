@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gantrygw/gantry/internal/clientip"
 	"github.com/gantrygw/gantry/internal/config"
 	"github.com/gantrygw/gantry/internal/l4"
+	"github.com/gantrygw/gantry/internal/policy/ipfilter"
+	"github.com/gantrygw/gantry/internal/tlsconf"
 	"github.com/gantrygw/gantry/internal/policy"
 	"github.com/gantrygw/gantry/internal/proxy"
 	"github.com/gantrygw/gantry/internal/router"
@@ -21,32 +24,74 @@ type Snapshot struct {
 	http      map[string]*httpRoutes // by http listener name
 	l4        map[string]*l4.Table   // by tcp/udp listener name
 	upstreams map[string]*upstream   // by upstream name
+	routes    map[string]*route      // by routeKey
+
+	clientIP       *clientip.Resolver
+	consumerHeader string
+	normalize      router.NormalizeOptions
 }
 
-// httpRoutes is one http listener's route table.
+// httpRoutes is what one http listener's requests need.
 type httpRoutes struct {
 	router *router.Router
 	routes []*route // indexed by router.Result.Route
+	// ipFilter is the listener's own filter (nil: none); routes may add theirs.
+	ipFilter *ipfilter.Filter
+	// hsts is the Strict-Transport-Security value to send ("" for none).
+	hsts string
 }
 
-// route is a route's runtime: its chain and terminal.
+// route is a route's runtime: its chain and terminal. It is reused by the next
+// snapshot when its config and upstream runtime are unchanged, so per-route state
+// (JWKS caches, and later rate-limit counters) survives a reload.
 type route struct {
-	cfg   *config.Route
-	up    *upstream
-	chain policy.Chain
-	proxy *proxy.Handler
+	cfg     *config.Route
+	up      *upstream
+	chain   policy.Chain
+	proxy   *proxy.Handler
+	closers []func()
 }
+
+// retire releases what the route holds (JWKS refreshers).
+func (r *route) retire() {
+	for _, c := range r.closers {
+		c()
+	}
+}
+
+// routeKey identifies a route runtime across snapshots.
+func routeKey(listener, name string) string { return listener + "\x00" + name }
 
 // build makes a snapshot from cfg, reusing runtimes of the current one. It returns the
 // upstream runtimes it created (to start on success or retire on failure).
 func (g *Gateway) build(cfg *config.Config) (*Snapshot, []*upstream, error) {
-	s := &Snapshot{Config: cfg, http: map[string]*httpRoutes{}, l4: map[string]*l4.Table{}, upstreams: map[string]*upstream{}}
+	s := &Snapshot{Config: cfg, http: map[string]*httpRoutes{}, l4: map[string]*l4.Table{}, upstreams: map[string]*upstream{}, routes: map[string]*route{}}
 	var created []*upstream
 	fail := func(err error) (*Snapshot, []*upstream, error) {
 		for _, u := range created {
 			u.retire(false)
 		}
+		for k, r := range s.routes {
+			if g.routes[k] != r {
+				r.retire()
+			}
+		}
 		return nil, nil, err
+	}
+	// Routes are reused only when what every chain reads (consumers, security) is unchanged.
+	prev := g.snap.Load()
+	sharedSame := prev != nil && config.Same(prev.Config.Consumers, cfg.Consumers) && config.Same(prev.Config.Security, cfg.Security)
+	trusted, err := config.ParsePrefixes(cfg.Security.TrustedProxies)
+	if err != nil {
+		return fail(fmt.Errorf("security.trusted_proxies: %w", err))
+	}
+	s.clientIP = clientip.New(trusted)
+	s.consumerHeader = cfg.Security.ConsumerHeader
+	switch cfg.Security.Path.EncodedSlashes {
+	case config.EncodedSlashesDecode:
+		s.normalize.DecodeSlashes = true
+	case config.EncodedSlashesReject:
+		s.normalize.RejectEncodedSlashes = true
 	}
 
 	l4Upstreams := map[string]bool{}
@@ -84,10 +129,15 @@ func (g *Gateway) build(cfg *config.Config) (*Snapshot, []*upstream, error) {
 			if len(rc.Listeners) > 0 && !contains(rc.Listeners, lname) {
 				continue
 			}
-			rt, err := g.buildRoute(rc, s.upstreams[rc.Upstream])
-			if err != nil {
-				return fail(fmt.Errorf("route %s: %w", rc.Name, err))
+			key := routeKey(lname, rc.Name)
+			rt := g.routes[key]
+			if rt == nil || !sharedSame || rt.up != s.upstreams[rc.Upstream] || !config.Same(rt.cfg, rc) {
+				var err error
+				if rt, err = g.buildRoute(cfg, rc, s.upstreams[rc.Upstream]); err != nil {
+					return fail(fmt.Errorf("route %s: %w", rc.Name, err))
+				}
 			}
+			s.routes[key] = rt
 			rcfgs = append(rcfgs, rc)
 			routes = append(routes, rt)
 		}
@@ -95,16 +145,25 @@ func (g *Gateway) build(cfg *config.Config) (*Snapshot, []*upstream, error) {
 		if err != nil {
 			return fail(fmt.Errorf("listener %s: routes: %w", lname, err))
 		}
-		s.http[lname] = &httpRoutes{router: rtr, routes: routes}
+		hr := &httpRoutes{router: rtr, routes: routes}
+		if l.IPFilter != nil {
+			if hr.ipFilter, err = ipfilter.New(l.IPFilter); err != nil {
+				return fail(fmt.Errorf("listener %s: %w", lname, err))
+			}
+		}
+		if l.TLS != nil && l.TLS.HSTS != nil {
+			hr.hsts = tlsconf.HSTSValue(l.TLS.HSTS)
+		}
+		s.http[lname] = hr
 	}
 	return s, created, nil
 }
 
-func (g *Gateway) buildRoute(rc *config.Route, u *upstream) (*route, error) {
+func (g *Gateway) buildRoute(cfg *config.Config, rc *config.Route, u *upstream) (*route, error) {
 	if u == nil {
 		return nil, fmt.Errorf("unknown upstream %q", rc.Upstream)
 	}
-	steps, err := g.buildPolicies(rc)
+	steps, closers, err := g.buildPolicies(cfg, rc)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +192,7 @@ func (g *Gateway) buildRoute(rc *config.Route, u *upstream) (*route, error) {
 	if u.cfg.Balance == "sticky" {
 		o.StickyCookie = stickyCookie
 	}
-	return &route{cfg: rc, up: u, chain: policy.NewChain(steps), proxy: proxy.New(o)}, nil
+	return &route{cfg: rc, up: u, chain: policy.NewChain(steps), proxy: proxy.New(o), closers: closers}, nil
 }
 
 // l4Table builds a tcp/udp listener's routing table.
@@ -163,8 +222,3 @@ func l4Table(l *config.Listener, ups map[string]*upstream) *l4.Table {
 // stickyCookie is the cookie the sticky balancer uses.
 const stickyCookie = "gantry_sticky"
 
-// buildPolicies builds a route's policy steps from its config sections. The table of
-// policies lives here because internal/policy cannot import its subpackages.
-func (g *Gateway) buildPolicies(rc *config.Route) ([]policy.Step, error) {
-	return nil, nil
-}

@@ -90,6 +90,9 @@ type Exchange struct {
 	// ClientIP is the client's address after trusted-proxy resolution; the zero value
 	// means "take it from r.RemoteAddr".
 	ClientIP netip.Addr
+	// Trusted says the direct peer is a trusted proxy: its forwarding headers are kept
+	// and the peer's address (not ClientIP) is appended to them, as for TrustForwarded.
+	Trusted bool
 	// Proto is "http" or "https" as the client spoke; "" means from r.TLS.
 	Proto string
 	// OutPath is the path to send, already rewritten, in escaped (wire) form as

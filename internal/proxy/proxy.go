@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -105,7 +106,11 @@ func (c *call) prepare() {
 			proto = "https"
 		}
 	}
-	ip, v6 := clientAddr(r.RemoteAddr, c.ex.ClientIP, &c.s)
+	fwdIP := c.ex.ClientIP
+	if c.ex.Trusted {
+		fwdIP = netip.Addr{} // a trusted chain gets the peer appended, as in RFC 7239 section 5.2
+	}
+	ip, v6 := clientAddr(r.RemoteAddr, fwdIP, &c.s)
 	c.clientIP = ip
 
 	// Picking facts come from the request as the client sent it, before the rewrite.
@@ -126,7 +131,7 @@ func (c *call) prepare() {
 		via:      viaFor(r.ProtoMajor, r.ProtoMinor),
 		reqID:    c.ex.RequestID,
 		upgrade:  c.upgrade,
-		trust:    o.TrustForwarded,
+		trust:    o.TrustForwarded || c.ex.Trusted,
 	}
 	rewriteRequest(r.Header, &f, &c.s)
 
