@@ -21,11 +21,12 @@ import (
 
 // AccessLog writes one line per request without ever making a request wait for I/O.
 //
-// Log copies the record into a bounded channel and returns; when the channel is full
-// the record is dropped and counted (gantry_access_log_dropped_total). One writer
-// goroutine formats records into a reused buffer and writes through a bufio.Writer that
-// is flushed when the queue runs empty and at least every FlushInterval, so at low rates
-// lines appear at once and at high rates writes are batched.
+// Log copies the record into a bounded lock-free ring (ring.go) and returns; when the
+// ring is full the record is dropped and counted (gantry_access_log_dropped_total). One
+// writer goroutine polls the ring, formats records into a reused buffer and writes
+// through a bufio.Writer that is flushed whenever the ring runs empty and at least every
+// FlushInterval, so at low rates lines appear within milliseconds and at high rates
+// writes are batched.
 //
 // Formatting is hand-written (JSON or logfmt-style text) rather than slog: slog's
 // JSONHandler formats on the caller's goroutine, boxes every attribute in an slog.Value
@@ -33,7 +34,9 @@ import (
 // here the caller only copies a fixed-size struct and the writer allocates nothing per
 // line.
 type AccessLog struct {
-	ch      chan logEntry
+	q       *ring
+	wake    chan struct{} // cap 1: producers nudge a parked writer
+	parked  atomic.Bool   // the writer sleeps until woken (long idle)
 	format  string
 	dropped prometheus.Counter
 	drops   atomic.Uint64
@@ -85,7 +88,8 @@ func NewAccessLog(cfg *config.AccessLog, opts AccessLogOptions) (*AccessLog, err
 		format = config.AccessLogJSON
 	}
 	l := &AccessLog{
-		ch:      make(chan logEntry, size),
+		q:       newRing(size),
+		wake:    make(chan struct{}, 1),
 		format:  format,
 		dropped: opts.Dropped,
 		logger:  opts.Logger,
@@ -151,17 +155,23 @@ type logEntry struct {
 	upstreamD time.Duration
 }
 
-// Log queues rec for writing and returns at once; it never blocks and does not
-// allocate. On a full queue (or after Close) the record is dropped and counted.
+// Log queues rec for writing and returns at once; it never blocks, does not allocate
+// and normally makes no system call. On a full queue (or after Close) the record is
+// dropped and counted. Safe for concurrent use.
 func (l *AccessLog) Log(rec *Record) {
 	var e logEntry
 	fillEntry(&e, rec)
-	if !l.closed.Load() {
-		select {
-		case l.ch <- e:
-			return
-		default:
+	if !l.closed.Load() && l.q.push(&e) {
+		// Wake the writer only when it parked after a long idle, or when the queue is
+		// half full and polling may be too slow; otherwise it finds the entry on its
+		// next poll, and the request pays no wake-up.
+		if (l.parked.Load() && l.parked.CompareAndSwap(true, false)) || l.q.len() > l.q.cap()/2 {
+			select {
+			case l.wake <- struct{}{}:
+			default:
+			}
 		}
+		return
 	}
 	l.drops.Add(1)
 	if l.dropped != nil {
@@ -224,47 +234,91 @@ func (l *AccessLog) Close(ctx context.Context) error {
 	}
 }
 
-// run is the writer goroutine.
+// pollInterval is how often a busy writer looks for new entries; parkAfter idle polls
+// (~0.2s) it parks until a producer wakes it, so an idle gateway has no timer wake-ups.
+const (
+	pollInterval = 2 * time.Millisecond
+	parkAfter    = 100
+)
+
+// run is the writer goroutine. It polls the ring rather than being woken per entry (see
+// Log), writes what it finds, and flushes whenever the ring runs empty, so a line
+// waits at most about pollInterval when traffic is light and the buffer fills into
+// large writes when it is heavy; a tick flushes at least every FlushInterval.
 func (l *AccessLog) run() {
 	defer close(l.done)
+	poll := time.NewTimer(pollInterval)
+	defer poll.Stop()
 	tick := time.NewTicker(l.flushIv)
 	defer tick.Stop()
+	idle := 0
 	for {
-		select {
-		case e := <-l.ch:
-			l.write(&e)
-			l.drain(512)
-			if len(l.ch) == 0 {
-				l.flush()
+		if l.drain(4096) > 0 {
+			idle = 0
+		} else {
+			idle++
+		}
+		if l.q.len() == 0 {
+			l.flush()
+		}
+		if idle >= parkAfter {
+			l.parked.Store(true)
+			if l.q.len() > 0 && l.parked.CompareAndSwap(true, false) {
+				continue // an entry raced with parking
 			}
+			// Everything was flushed above; nothing needs a timer until a producer wakes us.
+			select {
+			case <-l.wake:
+			case reply := <-l.reopen:
+				l.parked.Store(false)
+				reply <- l.doReopen()
+			case <-l.stop:
+				l.shutdown()
+				return
+			}
+			l.parked.Store(false)
+			idle = 0
+			continue
+		}
+		poll.Reset(pollInterval)
+		select {
+		case <-poll.C:
+		case <-l.wake:
 		case <-tick.C:
 			l.flush()
 		case reply := <-l.reopen:
 			reply <- l.doReopen()
 		case <-l.stop:
-			// Close: Log no longer queues, so the queue only shrinks from here.
-			l.drain(-1)
-			l.flush()
-			if l.file != nil {
-				if err := l.file.Close(); err != nil {
-					l.logError(err)
-				}
-			}
+			l.shutdown()
 			return
 		}
 	}
 }
 
-// drain writes up to max queued records (all when max < 0) without waiting.
-func (l *AccessLog) drain(max int) {
-	for n := 0; max < 0 || n < max; n++ {
-		select {
-		case e := <-l.ch:
-			l.write(&e)
-		default:
-			return
+// shutdown writes everything queued (Log no longer queues once closed is set, so the
+// ring only shrinks, apart from pushes that raced with Close), flushes and closes.
+func (l *AccessLog) shutdown() {
+	l.drain(-1)
+	l.flush()
+	if l.file != nil {
+		if err := l.file.Close(); err != nil {
+			l.logError(err)
 		}
 	}
+}
+
+// drain writes up to max queued records (all when max < 0) without waiting and
+// returns how many it wrote.
+func (l *AccessLog) drain(max int) int {
+	var e logEntry
+	n := 0
+	for ; max < 0 || n < max; n++ {
+		if !l.q.pop(&e) {
+			break
+		}
+		l.write(&e)
+	}
+	return n
 }
 
 func (l *AccessLog) write(e *logEntry) {
@@ -319,13 +373,48 @@ func (l *AccessLog) logError(err error) {
 	}
 }
 
-// timeLayout is RFC 3339 in UTC with fixed microseconds, so lines sort as text.
-const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
+// appendTime appends t as RFC 3339 in UTC with fixed microseconds
+// ("2006-01-02T15:04:05.000000Z"), so lines sort as text. Hand-written because
+// time.AppendFormat parses its layout on every call and was a third of the writer's
+// time per line.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1000, 6)
+	return append(b, 'Z')
+}
+
+// appendDigits appends v (0 <= v < 10^width, else clamped to its last width digits)
+// zero-padded to width digits.
+func appendDigits(b []byte, v, width int) []byte {
+	if v < 0 {
+		v = 0
+	}
+	var d [8]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, d[:width]...)
+}
 
 // appendJSON appends e as one JSON object and a newline; every field is always present.
 func appendJSON(b []byte, e *logEntry) []byte {
 	b = append(b, `{"time":"`...)
-	b = e.start.UTC().AppendFormat(b, timeLayout)
+	b = appendTime(b, e.start)
 	b = append(b, `","request_id":`...)
 	b = appendJSONString(b, e.requestID)
 	b = append(b, `,"trace_id":"`...)
@@ -371,7 +460,7 @@ func appendJSON(b []byte, e *logEntry) []byte {
 // they are empty or hold spaces, quotes, '=' or non-printable bytes.
 func appendText(b []byte, e *logEntry) []byte {
 	b = append(b, "time="...)
-	b = e.start.UTC().AppendFormat(b, timeLayout)
+	b = appendTime(b, e.start)
 	b = appendTextField(b, " request_id=", e.requestID)
 	b = append(b, " trace_id="...)
 	if e.traceID.IsValid() {

@@ -1,0 +1,84 @@
+package observe
+
+import "sync/atomic"
+
+// ring is a bounded multi-producer, single-consumer queue of access-log entries
+// (Vyukov's bounded queue: each slot carries a sequence number that says whose turn it
+// is). A push is one CAS plus the copy; it never blocks and never wakes anyone, which a
+// channel send does when the receiver is parked (a futex wake on the request path, and
+// the channel lock serialises producers with the consumer).
+type ring struct {
+	mask  uint64
+	slots []ringSlot
+	_     [56]byte // keep tail off the slots header's cache line
+	tail  atomic.Uint64
+	_     [56]byte // and off head's: producers write tail, the consumer head
+	head  atomic.Uint64
+}
+
+type ringSlot struct {
+	seq atomic.Uint64
+	e   logEntry
+}
+
+// newRing returns a ring holding at least size entries (rounded up to a power of two).
+func newRing(size int) *ring {
+	n := uint64(1)
+	for n < uint64(size) {
+		n <<= 1
+	}
+	r := &ring{mask: n - 1, slots: make([]ringSlot, n)}
+	for i := range r.slots {
+		r.slots[i].seq.Store(uint64(i))
+	}
+	return r
+}
+
+// push copies e into the ring; false means full. Safe for concurrent producers.
+func (r *ring) push(e *logEntry) bool {
+	pos := r.tail.Load()
+	for {
+		s := &r.slots[pos&r.mask]
+		seq := s.seq.Load()
+		switch d := int64(seq - pos); {
+		case d == 0:
+			if r.tail.CompareAndSwap(pos, pos+1) {
+				s.e = *e
+				s.seq.Store(pos + 1) // publish to the consumer
+				return true
+			}
+			pos = r.tail.Load()
+		case d < 0:
+			return false // the consumer has not freed this slot: full
+		default:
+			pos = r.tail.Load() // another producer took pos
+		}
+	}
+}
+
+// pop moves the oldest entry into e; false means empty (or its producer is still
+// copying). Only the one consumer may call it.
+func (r *ring) pop(e *logEntry) bool {
+	pos := r.head.Load()
+	s := &r.slots[pos&r.mask]
+	if int64(s.seq.Load()-(pos+1)) < 0 {
+		return false
+	}
+	*e = s.e
+	s.e = logEntry{}              // drop string references for the GC
+	s.seq.Store(pos + r.mask + 1) // free the slot for the producer one lap later
+	r.head.Store(pos + 1)
+	return true
+}
+
+// len is the approximate number of queued entries.
+func (r *ring) len() int {
+	n := int64(r.tail.Load() - r.head.Load())
+	if n < 0 {
+		return 0
+	}
+	return int(n)
+}
+
+// cap is the number of slots.
+func (r *ring) cap() int { return len(r.slots) }
