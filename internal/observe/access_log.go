@@ -159,9 +159,13 @@ type logEntry struct {
 // and normally makes no system call. On a full queue (or after Close) the record is
 // dropped and counted. Safe for concurrent use.
 func (l *AccessLog) Log(rec *Record) {
-	var e logEntry
-	fillEntry(&e, rec)
-	if !l.closed.Load() && l.q.push(&e) {
+	if l.closed.Load() {
+		l.drop()
+		return
+	}
+	if s, pos, ok := l.q.claim(); ok {
+		fillEntry(&s.e, rec) // straight into the slot: no intermediate copy
+		l.q.publish(s, pos)
 		// Wake the writer only when it parked after a long idle, or when the queue is
 		// half full and polling may be too slow; otherwise it finds the entry on its
 		// next poll, and the request pays no wake-up.
@@ -173,6 +177,10 @@ func (l *AccessLog) Log(rec *Record) {
 		}
 		return
 	}
+	l.drop()
+}
+
+func (l *AccessLog) drop() {
 	l.drops.Add(1)
 	if l.dropped != nil {
 		l.dropped.Inc()

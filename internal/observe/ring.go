@@ -36,25 +36,39 @@ func newRing(size int) *ring {
 
 // push copies e into the ring; false means full. Safe for concurrent producers.
 func (r *ring) push(e *logEntry) bool {
-	pos := r.tail.Load()
+	s, pos, ok := r.claim()
+	if !ok {
+		return false
+	}
+	s.e = *e
+	r.publish(s, pos)
+	return true
+}
+
+// claim reserves the next slot for a producer, which fills s.e and then calls
+// publish; false means full. Between claim and publish the consumer waits for this
+// slot (and those after it), so the producer must not block in between.
+func (r *ring) claim() (s *ringSlot, pos uint64, ok bool) {
+	pos = r.tail.Load()
 	for {
-		s := &r.slots[pos&r.mask]
+		s = &r.slots[pos&r.mask]
 		seq := s.seq.Load()
 		switch d := int64(seq - pos); {
 		case d == 0:
 			if r.tail.CompareAndSwap(pos, pos+1) {
-				s.e = *e
-				s.seq.Store(pos + 1) // publish to the consumer
-				return true
+				return s, pos, true
 			}
 			pos = r.tail.Load()
 		case d < 0:
-			return false // the consumer has not freed this slot: full
+			return nil, 0, false // the consumer has not freed this slot: full
 		default:
 			pos = r.tail.Load() // another producer took pos
 		}
 	}
 }
+
+// publish hands a claimed, filled slot to the consumer.
+func (r *ring) publish(s *ringSlot, pos uint64) { s.seq.Store(pos + 1) }
 
 // pop moves the oldest entry into e; false means empty (or its producer is still
 // copying). Only the one consumer may call it.

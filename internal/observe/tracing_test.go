@@ -276,7 +276,7 @@ func TestTracingOTLPGRPC(t *testing.T) {
 
 func BenchmarkStartEndTracingSampled(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
-	defer srv.Close()
+	b.Cleanup(srv.Close) // registered first, runs after the observer's Close flushed to it
 	one := 1.0
 	o := newTestObserver(b, config.Observe{Tracing: &config.Tracing{OTLPEndpoint: srv.URL, Protocol: config.TracingHTTP, SampleRatio: &one}}, Options{})
 	rm := o.Metrics.Route("orders", "shop")
