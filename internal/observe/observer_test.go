@@ -211,22 +211,32 @@ func BenchmarkEndWithAccessLog(b *testing.B) {
 }
 
 // BenchmarkStartEnd is a whole request's observation with tracing off: request ID,
-// traceparent parse, new span id, traceparent injection, metrics, access log.
+// traceparent parse, new span id, traceparent injection, metrics, and the access log
+// on or off.
 func BenchmarkStartEnd(b *testing.B) {
 	on := true
-	cfg := config.Observe{AccessLog: &config.AccessLog{Enabled: &on, Format: config.AccessLogJSON, Buffer: config.DefaultAccessLogBuffer}}
-	o := newTestObserver(b, cfg, Options{Version: "b", AccessLogWriter: discard{}})
-	rm := o.Metrics.Route("orders", "shop")
-	in := http.Header{"Traceparent": {validTP}, "X-Request-Id": {"f47ac10b-58cc-4372-a567-0e02b2c3d479"}}
-	out := http.Header{}
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		rec := Record{Method: "GET", Path: "/orders", Host: "api"}
-		o.Start(ctx, in, &rec)
-		rec.Inject(out)
-		rec.Route, rec.Status = rm, 200
-		o.End(&rec)
+	for _, bc := range []struct {
+		name string
+		cfg  config.Observe
+	}{
+		{name: "log=off", cfg: config.Observe{}},
+		{name: "log=on", cfg: config.Observe{AccessLog: &config.AccessLog{Enabled: &on, Format: config.AccessLogJSON, Buffer: config.DefaultAccessLogBuffer}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			o := newTestObserver(b, bc.cfg, Options{Version: "b", AccessLogWriter: discard{}})
+			rm := o.Metrics.Route("orders", "shop")
+			in := http.Header{"Traceparent": {validTP}, "X-Request-Id": {"f47ac10b-58cc-4372-a567-0e02b2c3d479"}}
+			out := http.Header{}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := Record{Method: "GET", Path: "/orders", Host: "api"}
+				o.Start(ctx, in, &rec)
+				rec.Inject(out)
+				rec.Route, rec.Status = rm, 200
+				o.End(&rec)
+			}
+		})
 	}
 }
 
