@@ -170,6 +170,25 @@ func TestEndUpdatesMetricsAndLog(t *testing.T) {
 	}
 }
 
+func TestObserverSharesMetricsAcrossReload(t *testing.T) {
+	t.Parallel()
+	first := newTestObserver(t, config.Observe{}, Options{Version: "t"})
+	rm := first.Metrics.Route("orders", "shop")
+	first.End(&Record{Method: "GET", Route: rm, Status: 200, Duration: time.Millisecond})
+	// A reload that changes the observe section builds a new Observer on the same metrics.
+	second := newTestObserver(t, config.Observe{}, Options{Version: "t", Metrics: first.Metrics})
+	if second.Metrics.Route("orders", "shop") != rm {
+		t.Fatalf("Route() on the shared metrics returned a new handle, want the existing one")
+	}
+	second.End(&Record{Method: "GET", Route: rm, Status: 200, Duration: time.Millisecond})
+	if got := testutil.ToFloat64(second.Metrics.requests.WithLabelValues("orders", "GET", "2xx", "shop")); got != 2 {
+		t.Errorf("requests after two observers = %v, want 2", got)
+	}
+	if err := second.Reopen(); err != nil {
+		t.Errorf("Reopen() without an access log = %v, want nil", err)
+	}
+}
+
 func TestNewErrors(t *testing.T) {
 	t.Parallel()
 	on := true

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -58,6 +59,11 @@ type HeaderGetter interface{ Get(key string) string }
 
 // HeaderSetter is the write side of a header set; http.Header satisfies it.
 type HeaderSetter interface{ Set(key, value string) }
+
+var (
+	_ HeaderGetter = http.Header(nil)
+	_ HeaderSetter = http.Header(nil)
+)
 
 // Inject writes the gateway's traceparent (and the tracestate received, if any) into h,
 // the header set of the outbound request: downstream, the gateway's span is the parent.

@@ -19,6 +19,10 @@ import (
 
 // Tracer records the gateway's server spans with the OpenTelemetry SDK and exports them
 // over OTLP. It has its own TracerProvider (never the global one). Safe for concurrent use.
+//
+// Export failures are reported through OpenTelemetry's process-wide error handler
+// (otel.SetErrorHandler; by default the standard logger), the one global the SDK keeps;
+// cmd/gantry may point it at its slog logger once at startup.
 type Tracer struct {
 	tp     *sdktrace.TracerProvider
 	tracer trace.Tracer
