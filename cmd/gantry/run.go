@@ -115,6 +115,9 @@ func serve(o serveOptions) int {
 					o.log.Warn("SIGHUP ignored: no config file to reload")
 					continue
 				}
+				if err := g.ReopenLogs(); err != nil {
+					o.log.Error("reopening the access log", "err", err)
+				}
 				reload(g, o, "SIGHUP")
 				continue
 			}
@@ -126,6 +129,7 @@ func serve(o serveOptions) int {
 func reload(g *gateway.Gateway, o serveOptions, why string) {
 	cfg, err := config.Load(o.path)
 	if err != nil {
+		g.ReloadFailed(err)
 		o.log.Error("config reload rejected; still serving the previous config", "trigger", why, "problems", err.Error())
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -12,14 +13,17 @@ import (
 
 	"github.com/gantrygw/gantry/internal/balancer"
 	"github.com/gantrygw/gantry/internal/config"
+	"github.com/gantrygw/gantry/internal/observe"
 )
 
 // Options configures a Gateway.
 type Options struct {
 	// Logger receives the process log; nil means slog.Default().
 	Logger *slog.Logger
-	// Version is reported in Via-independent places (admin, metrics).
+	// Version is reported in the admin API and gantry_build_info.
 	Version string
+	// AccessLogWriter replaces the configured access-log output (tests, embedding).
+	AccessLogWriter io.Writer
 }
 
 // Gateway runs listeners over the current Snapshot and swaps snapshots on reload.
@@ -27,7 +31,8 @@ type Gateway struct {
 	opts Options
 	log  *slog.Logger
 
-	snap atomic.Pointer[Snapshot]
+	snap    atomic.Pointer[Snapshot]
+	metrics *observe.Metrics // one registry for the process, across reloads
 
 	mu        sync.Mutex // serialises Start, Reload and Shutdown; guards the fields below
 	listeners map[string]*listener
@@ -58,12 +63,45 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		stop:      make(chan struct{}),
 		states:    map[string]*balancer.State{},
 	}
+	g.metrics = observe.NewMetrics(opts.Version)
+	g.metrics.SetTargetSource(g)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if _, err := g.apply(cfg); err != nil {
 		return nil, err
 	}
+	g.metrics.ConfigLoaded(cfg.Hash, time.Now())
 	return g, nil
+}
+
+// Metrics returns the process's metrics (for /metrics).
+func (g *Gateway) Metrics() *observe.Metrics { return g.metrics }
+
+// ReloadFailed counts a reload that was rejected before reaching Reload (invalid config).
+func (g *Gateway) ReloadFailed(err error) {
+	g.metrics.ConfigReloaded("", err, time.Now())
+}
+
+// ReopenLogs reopens the access-log file (after log rotation; SIGHUP does it).
+func (g *Gateway) ReopenLogs() error {
+	if o := g.snap.Load().obs; o != nil {
+		return o.Reopen()
+	}
+	return nil
+}
+
+// AppendTargets implements observe.TargetSource from the current snapshot.
+func (g *Gateway) AppendTargets(dst []observe.TargetRow) []observe.TargetRow {
+	s := g.snap.Load()
+	if s == nil {
+		return dst
+	}
+	for _, name := range sortedKeys(s.upstreams) {
+		for _, t := range s.upstreams[name].set.Targets() {
+			dst = append(dst, observe.TargetRow{Upstream: name, Target: t.URL, Healthy: t.State.Healthy(), InFlight: t.State.InFlight()})
+		}
+	}
+	return dst
 }
 
 // Start serves on every listener. It returns at once.
@@ -125,7 +163,9 @@ func (g *Gateway) Reload(cfg *config.Config) (config.Changes, error) {
 	if g.closed {
 		return config.Changes{}, ErrClosed
 	}
-	return g.apply(cfg)
+	changes, err := g.apply(cfg)
+	g.metrics.ConfigReloaded(cfg.Hash, err, time.Now())
+	return changes, err
 }
 
 // apply builds, binds, swaps and retires. g.mu is held.
@@ -176,6 +216,21 @@ func (g *Gateway) apply(cfg *config.Config) (config.Changes, error) {
 			g.retireListener(l, inUse)
 		}
 	}
+	if old != nil && old.obs != snap.obs {
+		g.retireObserver(old.obs)
+	}
+	var rms []*observe.RouteMetrics
+	for _, r := range snap.routes {
+		rms = append(rms, r.metrics)
+	}
+	g.metrics.RetainRoutes(rms)
+	var tms []*observe.TargetMetrics
+	for _, u := range snap.upstreams {
+		for _, tm := range u.targetMetrics {
+			tms = append(tms, tm)
+		}
+	}
+	g.metrics.RetainTargets(tms)
 	oldRoutes := g.routes
 	g.routes = snap.routes
 	for k, r := range oldRoutes {
@@ -197,6 +252,24 @@ func (g *Gateway) apply(cfg *config.Config) (config.Changes, error) {
 		changes = config.Diff(old.Config, cfg)
 	}
 	return changes, nil
+}
+
+// retireObserver closes a replaced observer once requests that may still use it are
+// done (its access log flushes on Close).
+func (g *Gateway) retireObserver(o *observe.Observer) {
+	g.drains.Add(1)
+	go func() {
+		defer g.drains.Done()
+		select {
+		case <-time.After(5 * time.Second):
+		case <-g.stop:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := o.Close(ctx); err != nil {
+			g.log.Warn("closing the previous observer", "err", err)
+		}
+	}()
 }
 
 // refreshStates keeps exactly the target states the current runtimes use.
@@ -237,7 +310,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Unlock()
 
 	var wg sync.WaitGroup
-	errs := make(chan error, len(listeners))
+	errs := make(chan error, len(listeners)+1)
 	for _, l := range listeners {
 		wg.Add(1)
 		go func() {
@@ -249,7 +322,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	g.drains.Wait()
-	close(errs)
 	g.mu.Lock()
 	for _, u := range g.upstreams {
 		u.retire(false)
@@ -257,7 +329,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	for _, r := range g.routes {
 		r.retire()
 	}
+	obs := g.snap.Load().obs
 	g.mu.Unlock()
+	if err := obs.Close(ctx); err != nil {
+		errs <- fmt.Errorf("observer: %w", err)
+	}
+	close(errs)
 	var all []error
 	for err := range errs {
 		all = append(all, err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gantrygw/gantry/internal/observe"
 	"github.com/gantrygw/gantry/internal/policy"
 	"github.com/gantrygw/gantry/internal/policy/auth"
 	"github.com/gantrygw/gantry/internal/problem"
@@ -16,8 +17,8 @@ import (
 )
 
 // handler serves one http listener: it loads the current snapshot once per request,
-// then runs the request path described in STYLE.md (request ID → normalise → route →
-// chain → terminal).
+// then runs the request path described in STYLE.md (request ID and trace → normalise →
+// route → chain → terminal), and ends with one metrics update and one access-log line.
 type handler struct {
 	g        *Gateway
 	listener string
@@ -31,59 +32,80 @@ type exchange struct {
 	res  router.Result
 	preq policy.Request
 	ex   proxy.Exchange
+	rec  observe.Record
 }
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 
-const headerRequestID = "X-Request-Id"
-
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	snap := h.g.snap.Load()
 	x := exchangePool.Get().(*exchange)
-	defer func() {
-		*x = exchange{preq: policy.Request{}}
-		exchangePool.Put(x)
-	}()
-
-	id := r.Header.Get(headerRequestID)
-	if !validRequestID(id) {
-		id = newRequestID()
-		r.Header.Set(headerRequestID, id)
+	rec := &x.rec
+	rec.Method, rec.Host, rec.Path = r.Method, r.Host, r.URL.Path
+	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
+	rec.ClientIP = peer.Addr()
+	ctx := snap.obs.Start(r.Context(), r.Header, rec)
+	if ctx != r.Context() {
+		r = r.WithContext(ctx) // tracing on: the span travels in the context
 	}
-	w.Header().Set(headerRequestID, id)
+	if r.Header.Get(observe.RequestIDHeader) != rec.RequestID {
+		r.Header.Set(observe.RequestIDHeader, rec.RequestID)
+	}
+	w.Header().Set(observe.RequestIDHeader, rec.RequestID)
 
+	h.serve(w, r, snap, x, peer)
+
+	if r.ContentLength > 0 {
+		rec.BytesIn = r.ContentLength
+	}
+	snap.obs.End(rec)
+	x.preq.Done(rec.Status)
+	*x = exchange{}
+	exchangePool.Put(x)
+}
+
+// fail answers with a gateway-made problem and records it.
+func fail(w http.ResponseWriter, r *http.Request, rec *observe.Record, p problem.Problem) {
+	rec.Status, rec.Reason = p.Status, p.Reason
+	problem.Write(w, r, p, rec.RequestID)
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, x *exchange, peer netip.AddrPort) {
+	rec := &x.rec
 	rt := snap.http[h.listener]
 	if rt == nil { // listener removed by a reload while this connection lived on
-		problem.Write(w, r, problem.NoRoute, id)
+		fail(w, r, rec, problem.NoRoute)
 		return
 	}
-
 	if rt.hsts != "" {
 		w.Header().Set("Strict-Transport-Security", rt.hsts)
 	}
 	// Client-supplied copies of the consumer header never reach a backend, whatever the route.
 	auth.StripConsumerHeader(r.Header, snap.consumerHeader)
-	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
 	client := peer.Addr()
 	trusted := snap.clientIP.Trusted(client)
 	if trusted {
 		client = snap.clientIP.ClientValues(peer, r.Header.Values("X-Forwarded-For"))
+		rec.ClientIP = client
 	}
 	if rt.ipFilter != nil && !rt.ipFilter.Allowed(client) {
-		problem.Write(w, r, problem.Forbidden.WithDetail("client address not allowed"), id)
+		fail(w, r, rec, problem.Forbidden.WithDetail("client address not allowed"))
 		return
 	}
 
+	// Normalise before routing and policies, so "/public/../admin" is "/admin" for all
+	// of them and for the upstream.
 	path, ok := router.NormalizePathWith(r.URL.EscapedPath(), snap.normalize)
 	if !ok {
-		problem.Write(w, r, problem.BadRequest.WithDetail("invalid request path"), id)
+		fail(w, r, rec, problem.BadRequest.WithDetail("invalid request path"))
 		return
 	}
+	rec.Path = path
 	x.rreq = router.Request{Method: r.Method, Host: hostOnly(r.Host), Path: path, RawQuery: r.URL.RawQuery, Header: r.Header}
 	if need, max := rt.router.NeedsBody(&x.rreq); need && r.Body != nil && r.Body != http.NoBody {
 		body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 		if err != nil {
-			problem.Write(w, r, problem.BadRequest.WithDetail("could not read request body"), id)
+			fail(w, r, rec, problem.BadRequest.WithDetail("could not read request body"))
 			return
 		}
 		if int64(len(body)) <= max {
@@ -96,13 +118,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case 0:
 	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", x.res.Allow)
-		problem.Write(w, r, problem.MethodNotAllowed, id)
+		fail(w, r, rec, problem.MethodNotAllowed)
 		return
 	default:
-		problem.Write(w, r, problem.NoRoute, id)
+		fail(w, r, rec, problem.NoRoute)
 		return
 	}
 	rte := rt.routes[x.res.Route]
+	rec.Route = rte.metrics
 
 	if rte.chain.Len() > 0 {
 		p := &x.preq
@@ -111,19 +134,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Header: r.Header, RespHeader: w.Header(), Client: netip.AddrPortFrom(client, 0), Peer: peer, TLS: r.TLS,
 			Route: rte.cfg.Name, ContentLength: r.ContentLength,
 		}
-		if a := rte.chain.Apply(p); a != nil {
-			writeAnswer(w, r, a, id)
-			p.Done(a.Status)
+		a := rte.chain.Apply(p)
+		if p.Consumer != nil {
+			rec.Consumer = p.Consumer.Name
+		}
+		if a != nil {
+			writeAnswer(w, r, a, rec)
 			return
 		}
 		if p.LimitBody > 0 && r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, p.LimitBody)
 		}
-		defer func() { p.Done(x.ex.Status) }()
 	}
 
 	ex := &x.ex
-	ex.RequestID = id
+	ex.RequestID = rec.RequestID
 	ex.ClientIP = client
 	ex.Trusted = trusted
 	ex.Proto = "http"
@@ -134,20 +159,27 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rw := rte.cfg.Rewrite; rw != nil && rw.Host != "" {
 		ex.OutHost = rw.Host
 	}
+	rec.Inject(r.Header)
 	rte.proxy.Serve(w, r, ex)
+	rec.Status, rec.Reason, rec.Target = ex.Status, ex.Reason, ex.Target
+	rec.BytesOut, rec.UpstreamDuration = ex.BytesOut, ex.UpstreamDuration
+	if ex.Tries > 1 {
+		rec.Retries = ex.Tries - 1
+	}
 }
 
 // writeAnswer renders a policy's early answer.
-func writeAnswer(w http.ResponseWriter, r *http.Request, a *policy.Answer, id string) {
+func writeAnswer(w http.ResponseWriter, r *http.Request, a *policy.Answer, rec *observe.Record) {
 	for k, v := range a.Header {
 		w.Header().Set(k, v)
 	}
+	rec.Status, rec.Reason = a.Status, a.Reason
 	if a.NoBody {
 		w.WriteHeader(a.Status)
 		return
 	}
 	p := problem.Problem{Status: a.Status, Reason: a.Reason, Title: http.StatusText(a.Status), Detail: a.Detail}
-	problem.Write(w, r, p, id)
+	problem.Write(w, r, p, rec.RequestID)
 }
 
 type readCloser struct {

@@ -150,6 +150,7 @@ type closer interface{ Close() error }
 
 func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener, error) {
 	l := &listener{cfg: lc, sock: sock, served: make(chan struct{}), conns: newConnTracker()}
+	lm := g.metrics.Listener(lc.Name)
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	srv := &http.Server{
@@ -159,7 +160,10 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 		MaxHeaderBytes:    int(lc.Limits.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 		Protocols:         &protocols,
-		ConnState:         l.conns.hook,
+		ConnState: func(c net.Conn, s http.ConnState) {
+			l.conns.hook(c, s)
+			lm.ConnState(c, s)
+		},
 	}
 	if lc.TLS != nil {
 		tc, err := tlsconf.New(lc.TLS, tlsconf.Options{Extra: lc.TLS.Options(), Logger: g.log.With("listener", lc.Name)})

@@ -50,7 +50,7 @@ func (g *Gateway) buildPolicies(cfg *config.Config, rc *config.Route) ([]policy.
 			Client:         jwksClient,
 			Logger:         g.log.With("route", rc.Name),
 			ConsumerHeader: cfg.Security.ConsumerHeader,
-			OnResult:       g.authResult(rc.Name),
+			OnResult:       g.authResult(rc.Name, rc.Upstream),
 		})
 		if err != nil {
 			return nil, nil, err
@@ -71,7 +71,13 @@ func (g *Gateway) buildPolicies(cfg *config.Config, rc *config.Route) ([]policy.
 	return steps, closers, nil
 }
 
-// authResult returns the hook auth calls with each verdict (metrics).
-func (g *Gateway) authResult(route string) func(auth.Method, auth.Reason) {
-	return nil
+// authResult returns the hook auth calls with each verdict: failures are counted by
+// reason (gantry_auth_failures_total).
+func (g *Gateway) authResult(route, upstream string) func(auth.Method, auth.Reason) {
+	rm := g.metrics.Route(route, upstream)
+	return func(_ auth.Method, r auth.Reason) {
+		if r != auth.ReasonNone {
+			rm.AuthFailure(r.String())
+		}
+	}
 }

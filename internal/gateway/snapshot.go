@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/gantrygw/gantry/internal/clientip"
 	"github.com/gantrygw/gantry/internal/config"
 	"github.com/gantrygw/gantry/internal/l4"
+	"github.com/gantrygw/gantry/internal/observe"
 	"github.com/gantrygw/gantry/internal/policy/ipfilter"
 	"github.com/gantrygw/gantry/internal/tlsconf"
 	"github.com/gantrygw/gantry/internal/policy"
@@ -26,6 +28,7 @@ type Snapshot struct {
 	upstreams map[string]*upstream   // by upstream name
 	routes    map[string]*route      // by routeKey
 
+	obs            *observe.Observer
 	clientIP       *clientip.Resolver
 	consumerHeader string
 	normalize      router.NormalizeOptions
@@ -49,6 +52,7 @@ type route struct {
 	up      *upstream
 	chain   policy.Chain
 	proxy   *proxy.Handler
+	metrics *observe.RouteMetrics
 	closers []func()
 }
 
@@ -67,6 +71,7 @@ func routeKey(listener, name string) string { return listener + "\x00" + name }
 func (g *Gateway) build(cfg *config.Config) (*Snapshot, []*upstream, error) {
 	s := &Snapshot{Config: cfg, http: map[string]*httpRoutes{}, l4: map[string]*l4.Table{}, upstreams: map[string]*upstream{}, routes: map[string]*route{}}
 	var created []*upstream
+	prev := g.snap.Load()
 	fail := func(err error) (*Snapshot, []*upstream, error) {
 		for _, u := range created {
 			u.retire(false)
@@ -76,11 +81,22 @@ func (g *Gateway) build(cfg *config.Config) (*Snapshot, []*upstream, error) {
 				r.retire()
 			}
 		}
+		if s.obs != nil && (prev == nil || prev.obs != s.obs) {
+			s.obs.Close(context.Background()) //nolint:errcheck // never served
+		}
 		return nil, nil, err
 	}
 	// Routes are reused only when what every chain reads (consumers, security) is unchanged.
-	prev := g.snap.Load()
 	sharedSame := prev != nil && config.Same(prev.Config.Consumers, cfg.Consumers) && config.Same(prev.Config.Security, cfg.Security)
+	if prev != nil && config.Same(prev.Config.Observe, cfg.Observe) {
+		s.obs = prev.obs
+	} else {
+		o, err := observe.New(cfg.Observe, observe.Options{Logger: g.log, Version: g.opts.Version, Metrics: g.metrics, AccessLogWriter: g.opts.AccessLogWriter})
+		if err != nil {
+			return fail(err)
+		}
+		s.obs = o
+	}
 	trusted, err := config.ParsePrefixes(cfg.Security.TrustedProxies)
 	if err != nil {
 		return fail(fmt.Errorf("security.trusted_proxies: %w", err))
@@ -182,6 +198,7 @@ func (g *Gateway) buildRoute(cfg *config.Config, rc *config.Route, u *upstream) 
 		Breaker:               u.breaker,
 		HashKey:               u.hashKey,
 		Logger:                g.log.With("route", rc.Name, "upstream", u.cfg.Name),
+		OnTry:                 u.observeTry,
 	}
 	if u.outlier != nil {
 		o.Observer = u.outlier // only when set: a nil *Outlier in the interface would not be nil
@@ -192,7 +209,8 @@ func (g *Gateway) buildRoute(cfg *config.Config, rc *config.Route, u *upstream) 
 	if u.cfg.Balance == "sticky" {
 		o.StickyCookie = stickyCookie
 	}
-	return &route{cfg: rc, up: u, chain: policy.NewChain(steps), proxy: proxy.New(o), closers: closers}, nil
+	return &route{cfg: rc, up: u, chain: policy.NewChain(steps), proxy: proxy.New(o), closers: closers,
+		metrics: g.metrics.Route(rc.Name, u.cfg.Name)}, nil
 }
 
 // l4Table builds a tcp/udp listener's routing table.

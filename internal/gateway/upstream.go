@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gantrygw/gantry/internal/balancer"
 	"github.com/gantrygw/gantry/internal/config"
 	"github.com/gantrygw/gantry/internal/health"
+	"github.com/gantrygw/gantry/internal/observe"
 	"github.com/gantrygw/gantry/internal/proxy"
 )
 
@@ -22,6 +24,15 @@ type upstream struct {
 	budget    *proxy.Budget
 	breaker   *proxy.Breaker
 	hashKey   proxy.HashKey
+	// targetMetrics are the per-target metric handles, by target.
+	targetMetrics map[*balancer.Target]*observe.TargetMetrics
+}
+
+// observeTry is the proxy's per-try hook: per-target metrics.
+func (u *upstream) observeTry(t *balancer.Target, status int, d time.Duration) {
+	if tm := u.targetMetrics[t]; tm != nil {
+		tm.Observe(status, d)
+	}
 }
 
 // stateKey identifies a target's shared state across reloads.
@@ -67,6 +78,10 @@ func (g *Gateway) buildUpstream(uc *config.Upstream, old *upstream, l4 bool) (*u
 		so.SlowStart = uc.Health.SlowStart.D()
 	}
 	u.set = balancer.NewSet(targets, so)
+	u.targetMetrics = make(map[*balancer.Target]*observe.TargetMetrics, len(targets))
+	for _, t := range targets {
+		u.targetMetrics[t] = g.metrics.Target(uc.Name, t.URL)
+	}
 	if !l4 {
 		if old != nil && old.transport != nil && config.Same(old.cfg.Timeouts, uc.Timeouts) && config.Same(old.cfg.CircuitBreaker, uc.CircuitBreaker) {
 			u.transport = old.transport

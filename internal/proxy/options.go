@@ -79,6 +79,9 @@ type Options struct {
 	TrustForwarded bool
 	// Logger receives failures at debug/warn with the request ID; nil discards.
 	Logger *slog.Logger
+	// OnTry, when set, is called after every try with the upstream's status (0 when it
+	// gave none) and the try's duration: per-target metrics.
+	OnTry func(t *balancer.Target, status int, d time.Duration)
 }
 
 // Exchange carries the facts of one request into Serve and its outcome back out, for the

@@ -227,7 +227,7 @@ func (c *call) run(ctx context.Context) {
 				c.logf(slog.LevelDebug, "client went away", t, err)
 				return
 			}
-			c.done(t, rtt, true)
+			c.done(t, rtt, 0, true)
 			retry := canRetry &&
 				((kind == failConnect || kind == failReset) && h.o.Retry.OnConnect ||
 					kind == failTimeout && h.o.Retry.OnTimeout) &&
@@ -354,14 +354,18 @@ func (c *call) discard(hd held) {
 	if hd.cancel != nil {
 		hd.cancel()
 	}
-	c.done(hd.t, time.Since(hd.begin), hd.res.StatusCode >= 500)
+	c.done(hd.t, time.Since(hd.begin), hd.res.StatusCode, hd.res.StatusCode >= 500)
 }
 
-// done ends a try on t: balancer feedback and passive health.
-func (c *call) done(t *balancer.Target, rtt time.Duration, failed bool) {
+// done ends a try on t: balancer feedback, passive health and per-try metrics. status
+// is the upstream's answer, 0 when there was none.
+func (c *call) done(t *balancer.Target, rtt time.Duration, status int, failed bool) {
 	t.State.End(rtt, failed)
 	if c.h.o.Observer != nil {
 		c.h.o.Observer.Observe(t, failed)
+	}
+	if c.h.o.OnTry != nil {
+		c.h.o.OnTry(t, status, rtt)
 	}
 }
 

@@ -72,7 +72,7 @@ func (c *call) respond(res *http.Response, t *balancer.Target, begin time.Time, 
 		// The upstream broke (or the request deadline hit) mid-body. Ending the handler
 		// normally would look like a complete, truncated response; aborting the
 		// connection (or HTTP/2 stream) tells the client it is incomplete.
-		c.done(t, rtt, true)
+		c.done(t, rtt, res.StatusCode, true)
 		c.ex.Reason = "upstream_aborted"
 		c.logf(slog.LevelWarn, "upstream failed mid-stream", t, rerr)
 		panic(http.ErrAbortHandler)
@@ -83,7 +83,7 @@ func (c *call) respond(res *http.Response, t *balancer.Target, begin time.Time, 
 		c.logf(slog.LevelDebug, "client went away mid-stream", t, errors.Join(rerr, werr))
 		return
 	}
-	c.done(t, rtt, res.StatusCode >= 500)
+	c.done(t, rtt, res.StatusCode, res.StatusCode >= 500)
 
 	for k, vv := range res.Trailer {
 		if !contains(declared, k) {
@@ -182,7 +182,7 @@ func (c *call) setSticky(t *balancer.Target) {
 
 // answerBad is the answer for a response that cannot be forwarded.
 func (c *call) answerBad(t *balancer.Target, rtt time.Duration, err error) {
-	c.done(t, rtt, true)
+	c.done(t, rtt, 0, true)
 	c.logf(slog.LevelWarn, "bad upstream response", t, err)
 	c.answer(problem.UpstreamBadResponse)
 }
