@@ -104,7 +104,7 @@ func (g *Gateway) buildUpstream(uc *config.Upstream, old *upstream, l4 bool) (*u
 		u.outlier = health.NewOutlier(uc.Outlier, u.set)
 	}
 	if uc.Retries != nil { // config.Parse always sets it; nil only for hand-built configs
-		u.budget = proxy.NewBudget(proxy.BudgetOptions{Percent: uc.Retries.BudgetPercent})
+		u.budget = proxy.NewBudget(proxy.BudgetOptions{Percent: uc.Retries.BudgetPercent, MinPerSecond: proxy.DefaultMinRetriesPerSecond})
 	}
 	if cb := uc.CircuitBreaker; cb != nil && (cb.MaxRequests > 0 || cb.MaxPending > 0 || cb.MaxConnections > 0) {
 		u.breaker = proxy.NewBreaker(proxy.BreakerOptions{MaxRequests: cb.MaxRequests, MaxPending: cb.MaxPending, MaxConnections: cb.MaxConnections})

@@ -228,10 +228,13 @@ func (c *call) run(ctx context.Context) {
 				return
 			}
 			c.done(t, rtt, 0, true)
+			// A refused connection put no load on any server, so retrying it spends no
+			// budget: the budget exists so retries cannot amplify an overload, and a dead
+			// target must not turn into client errors while health checks catch up.
 			retry := canRetry &&
 				((kind == failConnect || kind == failReset) && h.o.Retry.OnConnect ||
 					kind == failTimeout && h.o.Retry.OnTimeout) &&
-				c.rewind() && h.budget()
+				c.rewind() && (kind == failConnect || h.budget())
 			if retry {
 				c.logf(slog.LevelDebug, "try failed, retrying", t, err)
 				last = kind

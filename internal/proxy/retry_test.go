@@ -127,12 +127,12 @@ func TestRetryAfterBodyReadNeedsGetBody(t *testing.T) {
 func TestRetryBudgetExhausts(t *testing.T) {
 	t.Parallel()
 	live := testbackend.StartHTTP(t, testbackend.HTTPOptions{Name: "live"})
-	dead := deadURL(t)
+	busy := testbackend.StartHTTP(t, testbackend.HTTPOptions{Name: "busy", Status: 503})
 	// 0% of requests plus 1 per second over a 10 s window: 10 retries, then none.
 	budget := NewBudget(BudgetOptions{Percent: 0, MinPerSecond: 1, Window: 10 * time.Second})
 	g := startProxy(t, Options{
-		Picker: &ordered{targets: []*balancer.Target{target(t, dead), target(t, live.URL)}},
-		Retry:  RetryPolicy{Attempts: 1, OnConnect: true},
+		Picker: &ordered{targets: []*balancer.Target{target(t, busy.URL), target(t, live.URL)}},
+		Retry:  RetryPolicy{Attempts: 1, Statuses: []int{503}},
 		Budget: budget,
 	}, nil)
 	c := client(t)
@@ -142,14 +142,34 @@ func TestRetryBudgetExhausts(t *testing.T) {
 		switch res.StatusCode {
 		case 200:
 			ok++
-		case 502:
+		case 503:
 			refused++
 		default:
-			t.Fatalf("status = %d, want 200 or 502", res.StatusCode)
+			t.Fatalf("status = %d, want 200 or 503", res.StatusCode)
 		}
 	}
 	if ok != 10 || refused != 4 {
 		t.Errorf("retried %d and refused %d of 14, want 10 and 4", ok, refused)
+	}
+}
+
+// TestConnectRetriesSpendNoBudget: a refused connection reached no server, so retrying
+// it is allowed even with the budget spent (a dead target must not cause client errors).
+func TestConnectRetriesSpendNoBudget(t *testing.T) {
+	t.Parallel()
+	live := testbackend.StartHTTP(t, testbackend.HTTPOptions{Name: "live"})
+	dead := deadURL(t)
+	budget := NewBudget(BudgetOptions{Percent: 0, MinPerSecond: 0, Window: 10 * time.Second})
+	g := startProxy(t, Options{
+		Picker: &ordered{targets: []*balancer.Target{target(t, dead), target(t, live.URL)}},
+		Retry:  RetryPolicy{Attempts: 1, OnConnect: true},
+		Budget: budget,
+	}, nil)
+	c := client(t)
+	for i := range 14 {
+		if res, _ := get(t, c, g.URL+"/b", nil); res.StatusCode != 200 {
+			t.Fatalf("request %d: status = %d, want 200 (connect retry despite an empty budget)", i, res.StatusCode)
+		}
 	}
 }
 
