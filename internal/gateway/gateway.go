@@ -41,7 +41,7 @@ type Gateway struct {
 	states    map[string]*balancer.State
 	started   bool
 	closed    bool
-	stop      chan struct{} // closed by Shutdown; ends background loops
+	stop      chan struct{}  // closed by Shutdown; ends background loops
 	drains    sync.WaitGroup // retired listeners still draining
 }
 

@@ -27,9 +27,9 @@ type listener struct {
 	tls   *tlsconf.Config
 	// redirect is the plain-HTTP listener that redirects to this TLS one (tls.redirect_http).
 	redirect *listener
-	tcp   *l4.TCPServer
-	udp   *l4.UDPServer
-	pc    net.PacketConn // udp
+	tcp      *l4.TCPServer
+	udp      *l4.UDPServer
+	pc       net.PacketConn // udp
 
 	startOnce sync.Once
 	served    chan struct{} // closed when the serve goroutine returns

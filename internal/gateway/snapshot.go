@@ -9,11 +9,11 @@ import (
 	"github.com/gantrygw/gantry/internal/config"
 	"github.com/gantrygw/gantry/internal/l4"
 	"github.com/gantrygw/gantry/internal/observe"
-	"github.com/gantrygw/gantry/internal/policy/ipfilter"
-	"github.com/gantrygw/gantry/internal/tlsconf"
 	"github.com/gantrygw/gantry/internal/policy"
+	"github.com/gantrygw/gantry/internal/policy/ipfilter"
 	"github.com/gantrygw/gantry/internal/proxy"
 	"github.com/gantrygw/gantry/internal/router"
+	"github.com/gantrygw/gantry/internal/tlsconf"
 )
 
 // Snapshot is everything the request path needs, immutable once published.
@@ -239,4 +239,3 @@ func l4Table(l *config.Listener, ups map[string]*upstream) *l4.Table {
 
 // stickyCookie is the cookie the sticky balancer uses.
 const stickyCookie = "gantry_sticky"
-
