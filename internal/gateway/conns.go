@@ -75,3 +75,19 @@ func (t *connTracker) open() int {
 	defer t.mu.Unlock()
 	return len(t.states)
 }
+
+// trackListener marks each connection busy the moment it is accepted, before net/http
+// reports StateNew, closing the window in which a retiring server could look quiet
+// while holding a connection whose request it has not read yet.
+type trackListener struct {
+	net.Listener
+	t *connTracker
+}
+
+func (l *trackListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.t.hook(c, http.StateNew)
+	}
+	return c, err
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/gantrygw/gantry/internal/config"
@@ -60,19 +61,27 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 	var opened []closer
 	byAddr := map[string]*socket{}
 	udpByAddr := map[string]*listener{}
+	// Sockets are found again by their configured and their bound address, so a listener
+	// configured with port 0 is found by a config naming the port it got. A port-0
+	// address itself never matches: each one asks for a new port.
+	remember := func(addr string, sock *socket) {
+		if !strings.HasSuffix(addr, ":0") {
+			byAddr[addr] = sock
+		}
+	}
 	for _, l := range g.listeners {
-		// Key by the configured and the bound address: a listener configured with port 0
-		// is found again by a config naming the port it got.
-		for _, a := range []string{l.cfg.Address, l.addr().String()} {
-			if l.pc != nil {
-				udpByAddr[a] = l
-			} else {
-				byAddr[a] = l.sock
+		if l.pc != nil {
+			udpByAddr[l.addr().String()] = l
+			if !strings.HasSuffix(l.cfg.Address, ":0") {
+				udpByAddr[l.cfg.Address] = l
 			}
+		} else {
+			remember(l.cfg.Address, l.sock)
+			remember(l.addr().String(), l.sock)
 		}
 		if r := l.redirect; r != nil {
-			byAddr[r.cfg.Address] = r.sock
-			byAddr[r.addr().String()] = r.sock
+			remember(r.cfg.Address, r.sock)
+			remember(r.addr().String(), r.sock)
 		}
 	}
 	bind := func(addr string) (*socket, error) {
@@ -85,7 +94,7 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 		}
 		sock := newSocket(ln)
 		opened = append(opened, ln)
-		byAddr[addr] = sock
+		remember(addr, sock)
 		return sock, nil
 	}
 	var errs []error
@@ -247,6 +256,7 @@ func (l *listener) start() {
 			if n := l.cfg.Limits.MaxConnections; n > 0 {
 				ln = &limitListener{Listener: ln, max: int64(n)}
 			}
+			ln = &trackListener{Listener: ln, t: l.conns} // outermost: sees the conn the server sees
 		}
 		go func() {
 			defer close(l.served)
