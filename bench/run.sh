@@ -35,7 +35,7 @@ routes:
   - { name: all, upstream: web }
 EOC
 extra=()
-[[ -n "${PPROF:-}" ]] && extra+=(--pprof "\$BENCH_WORKDIR/pprof")
+[[ -n "${PPROF:-}" ]] && extra+=(--cpuprofile "\$BENCH_WORKDIR/cpu.pprof" --memprofile "\$BENCH_WORKDIR/mem.pprof")
 exec "$bin" run -c "\$BENCH_WORKDIR/gantry.yaml" --watch=false --log-level warn "\${extra[@]}"
 EOW
 chmod +x "$wrapper"

@@ -23,6 +23,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	watch := fs.Bool("watch", true, "reload when the config file changes (SIGHUP always reloads)")
 	var lf logFlags
 	lf.register(fs)
+	var pf profileFlags
+	pf.register(fs)
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
@@ -37,6 +39,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gantry:", err)
 		return exitUsage
 	}
+	stopProfile, err := pf.start(log)
+	if err != nil {
+		fmt.Fprintln(stderr, "gantry:", err)
+		return exitUsage
+	}
+	defer stopProfile()
 	return serve(serveOptions{cfg: cfg, path: path, watch: *watch, log: log})
 }
 
