@@ -206,6 +206,9 @@ func (g *Gateway) buildRoute(cfg *config.Config, rc *config.Route, u *upstream) 
 	if rc.Timeouts.ResponseHeader > 0 { // the effective value: config.Parse copies the upstream's when unset
 		o.ResponseHeaderTimeout = rc.Timeouts.ResponseHeader.D()
 	}
+	if c := rc.Timeouts.Connect; c > 0 && c != u.cfg.Timeouts.Connect {
+		o.ConnectTimeout = c.D() // the pool's dialer uses the upstream's; this route differs
+	}
 	if u.cfg.Balance == "sticky" {
 		o.StickyCookie = stickyCookie
 	}

@@ -59,6 +59,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// ResponseHeaderTimeout bounds each try from its start until the response headers; 0: none.
 	ResponseHeaderTimeout time.Duration
+	// ConnectTimeout, when > 0, bounds dialing a target for this handler's requests,
+	// overriding the transport's own connect timeout (a route's timeouts.connect).
+	ConnectTimeout time.Duration
 	// RequestTimeout bounds the whole exchange including the response body (not upgraded
 	// connections); 0: none.
 	RequestTimeout time.Duration

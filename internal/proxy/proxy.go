@@ -259,6 +259,9 @@ func (c *call) run(ctx context.Context) {
 // (may be nil) when the body is done.
 func (c *call) try(ctx context.Context, t *balancer.Target) (res *http.Response, cancel context.CancelFunc, begin time.Time, kind failKind, err error) {
 	tctx := ctx
+	if c.h.o.ConnectTimeout > 0 {
+		tctx = context.WithValue(tctx, connectTimeoutKey{}, c.h.o.ConnectTimeout)
+	}
 	if c.h.tryLimit > 0 || c.upgrade != "" {
 		tctx, cancel = context.WithCancel(ctx)
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -52,7 +53,7 @@ func NewTransport(o TransportOptions) *http.Transport {
 	}
 	t := &http.Transport{
 		Proxy:                 nil,
-		DialContext:           d.DialContext,
+		DialContext:           dialer{d}.DialContext,
 		TLSHandshakeTimeout:   o.ConnectTimeout,
 		MaxIdleConns:          0, // no global cap; per-host caps below
 		MaxIdleConnsPerHost:   o.MaxIdleConnsPerHost,
@@ -72,4 +73,20 @@ func NewTransport(o TransportOptions) *http.Transport {
 		t.TLSClientConfig = o.TLSConfig.Clone()
 	}
 	return t
+}
+
+// connectTimeoutKey carries a route's own connect timeout into the dial, so routes that
+// share an upstream's connection pool can still bound connecting differently.
+type connectTimeoutKey struct{}
+
+// dialer applies a per-request connect timeout when the request context carries one.
+type dialer struct{ d *net.Dialer }
+
+func (d dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if to, ok := ctx.Value(connectTimeoutKey{}).(time.Duration); ok && to > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, to)
+		defer cancel()
+	}
+	return d.d.DialContext(ctx, network, addr)
 }
