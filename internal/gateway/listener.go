@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -256,6 +257,11 @@ func (l *listener) start() {
 			if n := l.cfg.Limits.MaxConnections; n > 0 {
 				ln = &limitListener{Listener: ln, max: int64(n)}
 			}
+			if l.srv.TLSConfig != nil {
+				// TLS is layered here rather than by ServeTLS, so the tracker below sees
+				// the same *tls.Conn that the server reports states for.
+				ln = tls.NewListener(ln, l.srv.TLSConfig)
+			}
 			ln = &trackListener{Listener: ln, t: l.conns} // outermost: sees the conn the server sees
 		}
 		go func() {
@@ -263,8 +269,6 @@ func (l *listener) start() {
 			switch {
 			case l.tcp != nil:
 				l.tcp.Serve(ln) //nolint:errcheck // ErrServerClosed after Shutdown
-			case l.srv.TLSConfig != nil:
-				l.srv.ServeTLS(ln, "", "") //nolint:errcheck // ErrServerClosed after Shutdown
 			default:
 				l.srv.Serve(ln) //nolint:errcheck // ErrServerClosed after Shutdown
 			}
