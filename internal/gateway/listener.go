@@ -300,9 +300,21 @@ func (l *listener) shutdown(ctx context.Context, keep map[*socket]bool) error {
 	if l.tcp != nil {
 		return l.tcp.Shutdown(ctx)
 	}
-	// See connTracker for why Shutdown comes last.
+	// See connTracker for why Shutdown comes last. Serve returns once its accept loop
+	// sees the detached listener closed, so after it every connection it accepted has
+	// been reported to the tracker.
+	var err error
+	if l.cl != nil {
+		select {
+		case <-l.served:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
 	l.srv.SetKeepAlivesEnabled(false)
-	err := l.conns.waitQuiet(ctx)
+	if err == nil {
+		err = l.conns.waitQuiet(ctx)
+	}
 	if err == nil {
 		err = l.srv.Shutdown(ctx)
 	}
