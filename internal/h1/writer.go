@@ -74,9 +74,9 @@ func (w *writer) chunk(p []byte) error {
 // connection updates its timers about twice per d instead of on every call. The cost
 // is precision: a stall is detected after between d/2 and d.
 type deadline struct {
-	d     time.Duration
-	rd    time.Time // current read deadline (zero: none set)
-	wd    time.Time
+	d  time.Duration
+	rd time.Time // current read deadline (zero: none set)
+	wd time.Time
 }
 
 func (dl *deadline) read(c net.Conn) { dl.readFor(c, dl.d) }
