@@ -465,6 +465,9 @@ func (c *conn) writeAnswer() {
 }
 
 func (c *conn) appendConnection(b []byte) []byte {
+	if c.s.shutting.Load() {
+		c.closeAfter = true // Shutdown began during the exchange: this is the last response
+	}
 	if c.closeAfter {
 		return append(b, "Connection: close\r\n"...)
 	}

@@ -72,7 +72,8 @@ func (h *testHandler) Done(req *Request, d *Decision, r *Result) {
 type upstream struct {
 	*httptest.Server
 	conns    atomic.Int64
-	requests atomic.Int64
+	requests atomic.Int64 // handler entered
+	complete atomic.Int64 // request body read to its end without error
 	mu       sync.Mutex
 	seen     []*http.Request
 	bodies   []string
@@ -83,7 +84,11 @@ func newUpstream(t *testing.T, h http.HandlerFunc) *upstream {
 	u := &upstream{}
 	u.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.requests.Add(1)
-		b, _ := io.ReadAll(r.Body)
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return // a truncated request: not a request the backend could act on
+		}
+		u.complete.Add(1)
 		u.mu.Lock()
 		u.seen = append(u.seen, r)
 		u.bodies = append(u.bodies, string(b))

@@ -96,6 +96,9 @@ func (b *reader) line(max int) ([]byte, error) {
 			if end == b.r || b.buf[end-1] != '\r' {
 				return nil, errBareLF
 			}
+			if end-1-b.r > max {
+				return nil, errLineTooLong
+			}
 			ln := b.buf[b.r : end-1]
 			b.r = end + 1
 			return ln, nil
