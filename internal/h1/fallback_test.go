@@ -44,7 +44,7 @@ func TestFallback(t *testing.T) {
 			_, _ = io.WriteString(hj, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Key: "+r.Header.Get("Sec-WebSocket-Key")+"\r\n\r\n")
 			buf := make([]byte, 4)
 			n, _ := io.ReadFull(brw, buf) // net/http may have buffered the bytes already
-			_, _ = hj.Write(buf[:n]) // echo
+			_, _ = hj.Write(buf[:n])      // echo
 			return
 		}
 		_, _ = io.WriteString(w, "fallback "+r.Proto+" "+r.URL.Path)

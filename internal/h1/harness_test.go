@@ -123,7 +123,7 @@ func (u *upstream) lastRequest() (*http.Request, string) {
 }
 
 // engine starts a Server on a loopback port with h and returns its address.
-func engine(t *testing.T, o Options) (*Server, string) {
+func engine(t testing.TB, o Options) (*Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
