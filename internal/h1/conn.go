@@ -307,6 +307,7 @@ func (c *conn) reject(status int, err error) {
 	c.cw.err = nil
 	c.problem(problemFor(status), err)
 	_ = c.cw.flush()
+	c.s.o.Logger.Debug("h1: request rejected", "status", status, "cause", err, "remote", c.remote)
 	c.s.o.Handler.Done(&c.req, &c.d, &c.res)
 	c.lingerClose()
 }

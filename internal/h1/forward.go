@@ -383,6 +383,7 @@ func (c *conn) relay(u *upConn, sent bool) {
 			res.Reason, res.Err = "client_aborted", c.cw.err
 		} else {
 			res.Reason, res.Err = "upstream_aborted", err
+			c.s.o.Logger.Debug("h1: upstream aborted mid-response", "target", u.addr, "cause", err)
 			// Never let a cut response look complete: drop what is buffered and close.
 			c.cw.err = err
 		}

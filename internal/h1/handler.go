@@ -15,7 +15,8 @@ type Handler interface {
 	Route(req *Request, d *Decision)
 	// Done is called once per request that got (or failed to get) a response, after
 	// the exchange ended, including requests the parser rejected (then Route was not
-	// called, req may be partly filled and d.Kind is Answer).
+	// called, req may be partly filled and d.Kind is Answer). It is not called for a
+	// request handed to Options.Fallback: net/http accounts for that one.
 	Done(req *Request, d *Decision, r *Result)
 }
 
