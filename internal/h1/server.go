@@ -1,0 +1,150 @@
+package h1
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server is one engine instance: its options, its client connections and its upstream
+// connection pool. Create it with NewServer; all methods are safe for concurrent use.
+type Server struct {
+	o    Options
+	lim  limits
+	pool *upstreamPool
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	shutting  atomic.Bool
+}
+
+// NewServer builds a Server. It panics if o.Handler is nil (a programming error).
+func NewServer(o Options) *Server {
+	if o.Handler == nil {
+		panic("h1: Options.Handler is nil")
+	}
+	o.setDefaults()
+	return &Server{
+		o:         o,
+		lim:       limits{maxHeaderBytes: o.MaxHeaderBytes, maxHeaderCount: o.MaxHeaderCount, maxURI: o.MaxURILength},
+		pool:      newUpstreamPool(o.UpstreamIdlePerHost, o.UpstreamIdleTimeout, o.StallTimeout),
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+	}
+}
+
+// Serve accepts connections from ln and serves each on its own goroutine until ln
+// fails or Shutdown is called (then it returns ErrServerClosed). Temporary accept
+// errors are retried with backoff, as net/http does.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shutting.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.shutting.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || !errors.Is(err, net.ErrClosed) && isTemporary(err) {
+				if backoff == 0 {
+					backoff = 5 * time.Millisecond
+				} else if backoff *= 2; backoff > time.Second {
+					backoff = time.Second
+				}
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		go s.ServeConn(c)
+	}
+}
+
+// isTemporary reports accept errors worth retrying (EMFILE, ECONNABORTED, ...).
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// ServeConn serves one connection on the calling goroutine until it closes, fails, is
+// handed to Options.Fallback, or Shutdown ends it. The engine closes c unless it was
+// handed off.
+func (s *Server) ServeConn(c net.Conn) {
+	cn := connPool.Get().(*conn)
+	cn.init(s, c)
+	s.mu.Lock()
+	if s.shutting.Load() {
+		s.mu.Unlock()
+		_ = c.Close()
+		cn.release()
+		return
+	}
+	s.conns[cn] = struct{}{}
+	s.mu.Unlock()
+	cn.serve()
+	s.mu.Lock()
+	delete(s.conns, cn)
+	s.mu.Unlock()
+	cn.release()
+}
+
+// Shutdown stops accepting, closes idle keep-alive connections (and those that become
+// idle), lets active exchanges finish (their responses carry Connection: close) and
+// returns nil once every connection is gone; when ctx ends first it closes the rest
+// and returns ctx.Err(). Idle upstream connections are closed at once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutting.Store(true)
+	s.mu.Lock()
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	s.mu.Unlock()
+	s.pool.close()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		for cn := range s.conns {
+			cn.closeIfIdle()
+		}
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			for cn := range s.conns {
+				cn.forceClose()
+			}
+			s.mu.Unlock()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Connection states for Shutdown.
+const (
+	stateIdle   int32 = iota // between requests (or before the first byte)
+	stateActive              // a request is being read or served
+	stateClosed              // closed by Shutdown
+)
