@@ -33,6 +33,10 @@ type Listener struct {
 	Address string `yaml:"address"`
 	// Protocol is http (default: HTTP/1.1 and h2c, or HTTPS with HTTP/2 when TLS is set), tcp or udp.
 	Protocol string `yaml:"protocol"`
+	// Engine serves plain-HTTP listeners: fast (default: Gantry's own HTTP/1.1 engine,
+	// handing h2c, upgrades and what it does not do to net/http) or standard (net/http
+	// only). TLS listeners always use net/http.
+	Engine string `yaml:"engine"`
 	// Upstream is the pool a tcp or udp listener forwards to (not allowed for http).
 	Upstream string `yaml:"upstream"`
 	// TLS terminates TLS on an http listener.
@@ -49,6 +53,12 @@ type Listener struct {
 	// ProxyProtocol accepts a PROXY protocol v1/v2 header from clients (tcp and http listeners).
 	ProxyProtocol bool `yaml:"proxy_protocol"`
 }
+
+// Listener engines.
+const (
+	EngineFast     = "fast"
+	EngineStandard = "standard"
+)
 
 // Listener protocols.
 const (

@@ -94,6 +94,9 @@ func defaultListener(l *Listener) {
 	if l.Protocol == "" {
 		l.Protocol = DefaultProtocol
 	}
+	if l.Engine == "" && l.Protocol == ProtocolHTTP {
+		l.Engine = EngineFast
+	}
 	defDuration(l.Timeouts.At, "read_header", &l.Timeouts.ReadHeader, DefaultReadHeaderTimeout)
 	defDuration(l.Timeouts.At, "idle", &l.Timeouts.Idle, DefaultIdleTimeout)
 	defDuration(l.Timeouts.At, "drain", &l.Timeouts.Drain, DefaultDrainTimeout)

@@ -77,6 +77,9 @@ func validateListeners(c *Config, ps *Problems) {
 		}
 		switch l.Protocol {
 		case ProtocolHTTP:
+			if l.Engine != EngineFast && l.Engine != EngineStandard {
+				ps.AddField(l.At, "engine", "unknown engine %q (known: fast, standard)", l.Engine)
+			}
 			if l.Upstream != "" {
 				ps.AddField(l.At, "upstream", "an http listener has no upstream; routes choose the upstream (upstream is for tcp and udp listeners)")
 			}
@@ -84,6 +87,9 @@ func validateListeners(c *Config, ps *Problems) {
 				ps.AddField(l.At, "sni", "sni routing is for tcp listeners (TLS passthrough); http listeners route with routes[].match.hosts")
 			}
 		case ProtocolTCP, ProtocolUDP:
+			if l.Engine != "" {
+				ps.AddField(l.At, "engine", "engine is for http listeners")
+			}
 			validateL4Listener(c, l, ps)
 		}
 		if l.TLS != nil {

@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gantrygw/gantry/internal/config"
+	"github.com/gantrygw/gantry/internal/h1"
 	"github.com/gantrygw/gantry/internal/l4"
+	"github.com/gantrygw/gantry/internal/observe"
 	"github.com/gantrygw/gantry/internal/proxyproto"
 	"github.com/gantrygw/gantry/internal/tlsconf"
 )
@@ -24,9 +27,15 @@ type listener struct {
 	sock *socket // http, tcp: shared with the listener it took over, if any
 	cl   *chanListener
 
-	srv   *http.Server // http
+	srv   *http.Server // http (with the fast engine: its fallback)
 	conns *connTracker // http
-	tls   *tlsconf.Config
+	lm    *observe.ListenerMetrics
+	// fast is the HTTP/1.1 engine of a plain-HTTP listener (engine: fast); fbCL feeds
+	// srv the connections it hands over, fbServed closes when srv.Serve returns.
+	fast     *h1.Server
+	fbCL     *chanListener
+	fbServed chan struct{}
+	tls      *tlsconf.Config
 	// redirect is the plain-HTTP listener that redirects to this TLS one (tls.redirect_http).
 	redirect *listener
 	tcp      *l4.TCPServer
@@ -161,6 +170,8 @@ type closer interface{ Close() error }
 func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener, error) {
 	l := &listener{cfg: lc, sock: sock, served: make(chan struct{}), conns: newConnTracker()}
 	lm := g.metrics.Listener(lc.Name)
+	l.lm = lm
+	fast := lc.TLS == nil && lc.Engine == config.EngineFast
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	srv := &http.Server{
@@ -172,8 +183,25 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 		Protocols:         &protocols,
 		ConnState: func(c net.Conn, s http.ConnState) {
 			l.conns.hook(c, s)
-			lm.ConnState(c, s)
+			if !fast { // the engine's countListener already counts handed-over conns
+				lm.ConnState(c, s)
+			}
 		},
+	}
+	if fast {
+		l.fbServed = make(chan struct{})
+		l.fast = h1.NewServer(h1.Options{
+			Handler:           &fastHandler{g: g, listener: lc.Name},
+			Fallback:          l.fallbackConn,
+			Problem:           problemFor,
+			ReadHeaderTimeout: lc.Timeouts.ReadHeader.D(),
+			IdleTimeout:       lc.Timeouts.Idle.D(),
+			// Streams (SSE, long polls) may be quiet for minutes; a stalled peer is cut
+			// after this long without progress.
+			StallTimeout:   5 * time.Minute,
+			MaxHeaderBytes: int(lc.Limits.MaxHeaderBytes),
+			Logger:         g.log.With("listener", lc.Name),
+		})
 	}
 	if lc.TLS != nil {
 		tc, err := tlsconf.New(lc.TLS, tlsconf.Options{Extra: lc.TLS.Options(), Logger: g.log.With("listener", lc.Name)})
@@ -262,6 +290,17 @@ func (l *listener) start() {
 				// the same *tls.Conn that the server reports states for.
 				ln = tls.NewListener(ln, l.srv.TLSConfig)
 			}
+		}
+		if l.fast != nil {
+			// The engine takes every connection first; net/http gets the ones it hands over.
+			ln = &countListener{Listener: ln, m: l.lm}
+			l.fbCL = newChanListener(l.sock.ln.Addr())
+			fb := &trackListener{Listener: l.fbCL, t: l.conns}
+			go func() {
+				defer close(l.fbServed)
+				l.srv.Serve(fb) //nolint:errcheck // ErrServerClosed after Shutdown
+			}()
+		} else if l.srv != nil {
 			ln = &trackListener{Listener: ln, t: l.conns} // outermost: sees the conn the server sees
 		}
 		go func() {
@@ -269,6 +308,8 @@ func (l *listener) start() {
 			switch {
 			case l.tcp != nil:
 				l.tcp.Serve(ln) //nolint:errcheck // ErrServerClosed after Shutdown
+			case l.fast != nil:
+				l.fast.Serve(ln) //nolint:errcheck // ErrServerClosed after Shutdown
 			default:
 				l.srv.Serve(ln) //nolint:errcheck // ErrServerClosed after Shutdown
 			}
@@ -278,9 +319,17 @@ func (l *listener) start() {
 	})
 }
 
+// fallbackConn hands a connection from the HTTP/1.1 engine to net/http.
+func (l *listener) fallbackConn(c net.Conn) {
+	if !l.fbCL.deliver(c) {
+		c.Close() // shutting down
+	}
+}
+
 // shutdown stops the listener's server; its bound socket is closed too unless keep
-// says a newer listener serves on it. Idle connections close at once, active ones may finish until ctx
-// is done, then they are closed. Hijacked connections (WebSockets) are left alone.
+// says a newer listener serves on it. Idle connections close at once, active ones may
+// finish until ctx is done, then they are closed. Hijacked connections (WebSockets)
+// are left alone.
 func (l *listener) shutdown(ctx context.Context, keep map[*socket]bool) error {
 	if l.redirect != nil {
 		defer l.redirect.shutdown(ctx, keep) //nolint:errcheck
@@ -297,16 +346,33 @@ func (l *listener) shutdown(ctx context.Context, keep map[*socket]bool) error {
 	if l.cl != nil {
 		l.cl.Close()
 	}
-	if l.tcp != nil {
+	switch {
+	case l.tcp != nil:
 		return l.tcp.Shutdown(ctx)
+	case l.fast != nil:
+		errFast := l.fast.Shutdown(ctx)
+		var errStd error
+		if l.fbCL != nil {
+			l.fbCL.Close()
+			errStd = l.drainHTTP(ctx, l.fbServed)
+		}
+		return errors.Join(errFast, errStd)
 	}
-	// See connTracker for why Shutdown comes last. Serve returns once its accept loop
-	// sees the detached listener closed, so after it every connection it accepted has
-	// been reported to the tracker.
-	var err error
+	var served chan struct{}
 	if l.cl != nil {
+		served = l.served
+	}
+	return l.drainHTTP(ctx, served)
+}
+
+// drainHTTP shuts the net/http server down without losing a request (see connTracker):
+// served, when not nil, closes once Serve has returned (its listener was closed), so
+// every connection it accepted has been reported to the tracker.
+func (l *listener) drainHTTP(ctx context.Context, served chan struct{}) error {
+	var err error
+	if served != nil {
 		select {
-		case <-l.served:
+		case <-served:
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
@@ -322,4 +388,30 @@ func (l *listener) shutdown(ctx context.Context, keep map[*socket]bool) error {
 		l.srv.Close()
 	}
 	return err
+}
+
+// countListener keeps a listener's active-connections gauge for the HTTP/1.1 engine.
+type countListener struct {
+	net.Listener
+	m *observe.ListenerMetrics
+}
+
+func (l *countListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.m.Opened()
+	return &countConn{Conn: c, m: l.m}, nil
+}
+
+type countConn struct {
+	net.Conn
+	m    *observe.ListenerMetrics
+	once sync.Once
+}
+
+func (c *countConn) Close() error {
+	c.once.Do(c.m.Closed)
+	return c.Conn.Close()
 }

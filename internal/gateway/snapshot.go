@@ -7,6 +7,7 @@ import (
 
 	"github.com/gantrygw/gantry/internal/clientip"
 	"github.com/gantrygw/gantry/internal/config"
+	"github.com/gantrygw/gantry/internal/h1"
 	"github.com/gantrygw/gantry/internal/l4"
 	"github.com/gantrygw/gantry/internal/observe"
 	"github.com/gantrygw/gantry/internal/policy"
@@ -54,6 +55,9 @@ type route struct {
 	proxy   *proxy.Handler
 	metrics *observe.RouteMetrics
 	closers []func()
+	// fast says the HTTP/1.1 engine can serve the route; fastRetry is its retry policy.
+	fast      bool
+	fastRetry h1.Retry
 }
 
 // retire releases what the route holds (JWKS refreshers).
@@ -213,7 +217,7 @@ func (g *Gateway) buildRoute(cfg *config.Config, rc *config.Route, u *upstream) 
 		o.StickyCookie = stickyCookie
 	}
 	return &route{cfg: rc, up: u, chain: policy.NewChain(steps), proxy: proxy.New(o), closers: closers,
-		metrics: g.metrics.Route(rc.Name, u.cfg.Name)}, nil
+		metrics: g.metrics.Route(rc.Name, u.cfg.Name), fast: fastRoute(rc, u), fastRetry: fastRetry(rc)}, nil
 }
 
 // l4Table builds a tcp/udp listener's routing table.

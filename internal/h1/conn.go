@@ -44,7 +44,13 @@ type conn struct {
 	hs    headState
 	tried [8]*balancer.Target
 
-	state      atomic.Int32
+	state atomic.Int32
+	// fresh is true until the first request has been answered; born is when the
+	// connection was accepted. Shutdown spares a fresh connection for a short grace:
+	// its client may have sent a request that is still in flight (net/http does the
+	// same for StateNew), and closing it would lose that request.
+	fresh      atomic.Bool
+	born       time.Time
 	nreq       int
 	clLeft     int64
 	closeAfter bool
@@ -54,6 +60,8 @@ type conn struct {
 func (c *conn) init(s *Server, nc net.Conn) {
 	c.s, c.c = s, nc
 	c.state.Store(stateIdle)
+	c.fresh.Store(true)
+	c.born = time.Now()
 	c.nreq, c.handedOff, c.closeAfter = 0, false, false
 	c.dl = deadline{d: s.o.StallTimeout}
 	c.rbp = readBufPool.Get().(*[]byte)
@@ -141,8 +149,12 @@ func (c *conn) setActive() bool {
 	return c.state.CompareAndSwap(stateIdle, stateActive) || c.state.Load() == stateActive
 }
 
-// closeIfIdle is Shutdown's: close the connection if it waits for a request.
-func (c *conn) closeIfIdle() {
+// closeIfIdle is Shutdown's: close the connection if it waits for a request (a fresh
+// one only once its grace has passed).
+func (c *conn) closeIfIdle(now time.Time, grace time.Duration) {
+	if c.fresh.Load() && now.Sub(c.born) < grace {
+		return
+	}
 	if c.state.CompareAndSwap(stateIdle, stateClosed) {
 		_ = c.c.Close()
 	}
@@ -180,6 +192,7 @@ func (c *conn) next() bool {
 	} else if b.w == 0 {
 		c.putWriteBufs()
 		c.putCopyBuf()
+		c.fresh.Store(false)
 		if !c.state.CompareAndSwap(stateActive, stateIdle) || s.shutting.Load() {
 			return false
 		}

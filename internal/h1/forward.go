@@ -179,7 +179,7 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 			if timeout {
 				p = problem.UpstreamTimeout
 			}
-			if more && resend && (timeout && d.Retry.OnTimeout || !timeout && !got && d.Retry.OnConnect) {
+			if more && resend && (timeout && d.Retry.OnTimeout || !timeout && !got && d.Retry.OnConnect) && d.Retry.allow() {
 				return true, nil, p, err
 			}
 			c.problem(p, err)
@@ -190,7 +190,7 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 	res.Upstream = time.Since(start)
 	status := c.resp.status
 	failed = status >= 500
-	if more && resend && inList(status, d.Retry.OnStatus) {
+	if more && resend && inList(status, d.Retry.OnStatus) && d.Retry.allow() {
 		if n, err := d.Picker.Pick(&d.Info); err == nil && n != nil {
 			u.close()
 			return true, n, problem.UpstreamBadResponse, errRetryStatus

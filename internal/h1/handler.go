@@ -60,7 +60,16 @@ type Retry struct {
 	// NonIdempotent allows retries after the request was sent for methods other than
 	// GET, HEAD, OPTIONS, TRACE, PUT and DELETE. Connect failures are always retryable.
 	NonIdempotent bool
+	// Budget, when set, must allow every retry that may have reached a server (status,
+	// timeout, reset); a refused connection reached none and spends nothing.
+	Budget Budget
 }
+
+// Budget caps retries (proxy.Budget satisfies it).
+type Budget interface{ Retry() bool }
+
+// allow reports whether a retry that may have reached a server is within budget.
+func (r *Retry) allow() bool { return r.Budget == nil || r.Budget.Retry() }
 
 // Decision is the Handler's verdict on one request. The engine owns it, resets it
 // before each Route and reuses it for the connection's next request.
@@ -111,6 +120,9 @@ type Decision struct {
 	MaxBodyBytes int64
 	// Retry is the retry policy.
 	Retry Retry
+	// User is the Handler's own per-request state, kept from Route to Done and never
+	// touched by the engine (a pointer in an interface: no allocation).
+	User any
 }
 
 // Result describes how an exchange ended; the engine fills it and passes it to Done.

@@ -73,7 +73,15 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		go s.ServeConn(c)
+		// Registered before the goroutine starts, even if Shutdown began meanwhile: a
+		// connection accepted is served (Shutdown spares it for a short grace), never
+		// closed with its request unread.
+		cn := connPool.Get().(*conn)
+		cn.init(s, c)
+		s.mu.Lock()
+		s.conns[cn] = struct{}{}
+		s.mu.Unlock()
+		go s.run(cn)
 	}
 }
 
@@ -98,6 +106,11 @@ func (s *Server) ServeConn(c net.Conn) {
 	}
 	s.conns[cn] = struct{}{}
 	s.mu.Unlock()
+	s.run(cn)
+}
+
+// run serves a registered connection until it ends.
+func (s *Server) run(cn *conn) {
 	cn.serve()
 	s.mu.Lock()
 	delete(s.conns, cn)
@@ -116,15 +129,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = ln.Close()
 	}
 	s.mu.Unlock()
-	s.pool.close()
+	defer s.pool.close()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	grace := min(s.o.ReadHeaderTimeout, freshGrace)
 	for {
+		now := time.Now()
 		s.mu.Lock()
 		for cn := range s.conns {
-			cn.closeIfIdle()
+			cn.closeIfIdle(now, grace)
 		}
-		n := len(s.conns)
+		n := len(s.conns) + len(s.listeners) // accept loops still running may register more
 		s.mu.Unlock()
 		if n == 0 {
 			return nil
@@ -141,6 +156,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 }
+
+// freshGrace bounds how long Shutdown waits for the first request of a new connection.
+const freshGrace = 5 * time.Second
 
 // Connection states for Shutdown.
 const (
