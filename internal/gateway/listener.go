@@ -154,7 +154,8 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	srv := &http.Server{
-		Handler:           &handler{g: g, listener: lc.Name, tls: lc.TLS != nil},
+		Handler:           &handler{g: g, listener: lc.Name, tls: lc.TLS != nil, hard: newHardening(lc)},
+		ConnContext:       hardenConnContext,
 		ReadHeaderTimeout: lc.Timeouts.ReadHeader.D(),
 		IdleTimeout:       lc.Timeouts.Idle.D(),
 		MaxHeaderBytes:    int(lc.Limits.MaxHeaderBytes),
@@ -246,6 +247,9 @@ func (l *listener) start() {
 			}
 			if n := l.cfg.Limits.MaxConnections; n > 0 {
 				ln = &limitListener{Listener: ln, max: int64(n)}
+			}
+			if h, ok := l.srv.Handler.(*handler); ok {
+				ln = h.hard.wrap(ln)
 			}
 		}
 		go func() {

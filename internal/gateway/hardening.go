@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/gantrygw/gantry/internal/config"
+	"github.com/gantrygw/gantry/internal/observe"
+	"github.com/gantrygw/gantry/internal/problem"
+)
+
+// hardening holds a listener's checks on what a client sends, beyond those net/http
+// makes itself (MaxHeaderBytes → 431, ReadHeaderTimeout and IdleTimeout against
+// slowloris, malformed lines, CR/NUL in values, differing Content-Lengths, unknown
+// transfer codings → 400 or 501 and close). They run first in the handler, before the
+// request is routed, authorised or forwarded; see docs/security.md, "Hardening".
+type hardening struct {
+	maxURI      int // request target bytes (414)
+	maxHeaders  int // header fields, Host included (431)
+	maxRequests int // per connection, 0 = no limit
+	maxHead     int // bytes of a request head the framer follows (0: no framer)
+}
+
+func newHardening(lc *config.Listener) hardening {
+	h := hardening{
+		maxURI:      int(lc.Limits.MaxURILength),
+		maxHeaders:  lc.Limits.MaxHeaderCount,
+		maxRequests: lc.Limits.MaxRequestsPerConnection,
+	}
+	if lc.TLS == nil {
+		// net/http reads up to MaxHeaderBytes plus 4096 bytes of slack before its 431.
+		h.maxHead = int(lc.Limits.MaxHeaderBytes) + 4096
+	}
+	return h
+}
+
+// wrap returns ln with the raw framing check on its connections (plaintext only).
+func (h *hardening) wrap(ln net.Listener) net.Listener {
+	if h.maxHead == 0 {
+		return ln
+	}
+	return &rawListener{Listener: ln, maxHead: h.maxHead}
+}
+
+// connInfo is what the handler knows of a request's connection.
+type connInfo struct {
+	requests atomic.Int64 // HTTP/2 serves a connection's streams concurrently
+	raw      *rawConn     // nil on TLS listeners
+}
+
+type connInfoKey struct{}
+
+// hardenConnContext is the http.Server.ConnContext of gateway listeners: it gives each
+// connection a connInfo the handler finds in the request's context.
+func hardenConnContext(ctx context.Context, c net.Conn) context.Context {
+	ci := &connInfo{}
+	ci.raw, _ = c.(*rawConn)
+	return context.WithValue(ctx, connInfoKey{}, ci)
+}
+
+// admit runs the checks on r. When one fails it answers (and closes the connection
+// after the answer) and returns false; the caller must then stop. It may also remove a
+// request to switch to h2c (see below) and ask for the connection to close after this
+// request, when the per-connection limit is reached.
+func (h *hardening) admit(w http.ResponseWriter, r *http.Request, rec *observe.Record) bool {
+	ci, _ := r.Context().Value(connInfoKey{}).(*connInfo)
+	if r.ProtoMajor == 1 && ci != nil && ci.raw != nil {
+		if err := ci.raw.verdict(r.Method, r.RequestURI); err != nil {
+			h.refuse(w, r, rec, problem.BadRequest.WithDetail("ambiguous or malformed request framing: "+err.Error()))
+			return false
+		}
+	}
+	if len(r.RequestURI) > h.maxURI {
+		h.refuse(w, r, rec, problem.URITooLong)
+		return false
+	}
+	n := 0
+	if r.Host != "" {
+		n = 1 // net/http moves Host out of the header map
+	}
+	for k, vv := range r.Header {
+		n += len(vv)
+		if strings.ContainsAny(k, "\r\n\x00") {
+			h.refuse(w, r, rec, problem.BadRequest.WithDetail("invalid character in a header field name"))
+			return false
+		}
+		for _, v := range vv {
+			if strings.ContainsAny(v, "\r\n\x00") {
+				h.refuse(w, r, rec, problem.BadRequest.WithDetail("invalid character in a header field value"))
+				return false
+			}
+		}
+	}
+	if n > h.maxHeaders {
+		h.refuse(w, r, rec, problem.HeadersTooLarge.WithDetail("too many header fields"))
+		return false
+	}
+	// An "Upgrade: h2c" passed on would let a backend that speaks h2c switch the
+	// connection to HTTP/2 and take every later stream on it straight from the client,
+	// past routing and policies (h2c smuggling). RFC 9113 section 3.1 retired the
+	// upgrade; a server may ignore Upgrade (RFC 9110 section 7.8), so it is dropped.
+	if up := r.Header["Upgrade"]; len(up) > 0 && hasH2C(up) {
+		delete(r.Header, "Upgrade")
+		delete(r.Header, "Http2-Settings")
+	}
+	if ci != nil && h.maxRequests > 0 && r.ProtoMajor == 1 {
+		if ci.requests.Add(1) >= int64(h.maxRequests) {
+			w.Header().Set("Connection", "close") // net/http closes after this answer
+		}
+	}
+	return true
+}
+
+// refuse answers p and makes net/http close the connection after it: a client that
+// sent this may have framed more than the gateway parsed.
+func (h *hardening) refuse(w http.ResponseWriter, r *http.Request, rec *observe.Record, p problem.Problem) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
+	fail(w, r, rec, p)
+}
+
+func hasH2C(vv []string) bool {
+	for _, v := range vv {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.Trim(tok, " \t"), "h2c") {
+				return true
+			}
+		}
+	}
+	return false
+}
