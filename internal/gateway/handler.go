@@ -73,7 +73,7 @@ func fail(w http.ResponseWriter, r *http.Request, rec *observe.Record, p problem
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, x *exchange, peer netip.AddrPort) {
 	rec := &x.rec
-	if !h.hard.admit(w, r, rec) {
+	if !h.hard.admit(w, r, rec, snap.consumerHeader) {
 		return
 	}
 	rt := snap.http[h.listener]

@@ -62,10 +62,11 @@ func hardenConnContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 // admit runs the checks on r. When one fails it answers (and closes the connection
-// after the answer) and returns false; the caller must then stop. It may also remove a
-// request to switch to h2c (see below) and ask for the connection to close after this
-// request, when the per-connection limit is reached.
-func (h *hardening) admit(w http.ResponseWriter, r *http.Request, rec *observe.Record) bool {
+// after the answer) and returns false; the caller must then stop. It may also remove
+// fields from r.Header (a request to switch to h2c, underscore aliases of fields the
+// gateway sets, see below) and ask for the connection to close after this request when
+// the per-connection limit is reached. consumer is the consumer header's name.
+func (h *hardening) admit(w http.ResponseWriter, r *http.Request, rec *observe.Record, consumer string) bool {
 	ci, _ := r.Context().Value(connInfoKey{}).(*connInfo)
 	if r.ProtoMajor == 1 && ci != nil && ci.raw != nil {
 		if err := ci.raw.verdict(r.Method, r.RequestURI); err != nil {
@@ -83,6 +84,16 @@ func (h *hardening) admit(w http.ResponseWriter, r *http.Request, rec *observe.R
 	}
 	for k, vv := range r.Header {
 		n += len(vv)
+		if strings.IndexByte(k, '_') >= 0 {
+			switch aliasOf(k, consumer) {
+			case aliasFraming:
+				h.refuse(w, r, rec, problem.BadRequest.WithDetail("ambiguous or malformed request framing: underscore variant of a framing header field"))
+				return false
+			case aliasStrip:
+				delete(r.Header, k) // deleting the current key while ranging is allowed
+				continue
+			}
+		}
 		if strings.ContainsAny(k, "\r\n\x00") {
 			h.refuse(w, r, rec, problem.BadRequest.WithDetail("invalid character in a header field name"))
 			return false
@@ -121,6 +132,63 @@ func (h *hardening) refuse(w http.ResponseWriter, r *http.Request, rec *observe.
 		w.Header().Set("Connection", "close")
 	}
 	fail(w, r, rec, p)
+}
+
+// Underscore aliases. CGI-style backends (PHP, WSGI, Rack) and some proxies read
+// "X_Consumer" as "X-Consumer": both become HTTP_X_CONSUMER. net/http keeps them as
+// different fields, so a client could pass a forged consumer or forwarding header that
+// the gateway's own stripping never matched. nginx drops every underscore field by
+// default; the gateway drops only those that alias a field it sets itself, and refuses
+// aliases of the framing fields.
+const (
+	aliasNone = iota
+	aliasStrip
+	aliasFraming
+)
+
+// aliasFields are the fields the gateway sets or strips itself (proxy and auth).
+var aliasFields = [...]string{
+	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
+	"forwarded", "x-request-id", "via",
+}
+
+func aliasOf(name, consumer string) int {
+	if consumer == "" {
+		consumer = config.DefaultConsumerHeader
+	}
+	switch {
+	case dashFold(name, "transfer-encoding"), dashFold(name, "content-length"):
+		return aliasFraming
+	case dashFold(name, strings.ToLower(consumer)):
+		return aliasStrip
+	}
+	for _, f := range aliasFields {
+		if dashFold(name, f) {
+			return aliasStrip
+		}
+	}
+	return aliasNone
+}
+
+// dashFold compares name with the lower-case field f, ignoring case and taking "_"
+// for "-".
+func dashFold(name, f string) bool {
+	if len(name) != len(f) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c == '_' {
+			c = '-'
+		}
+		if c != f[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func hasH2C(vv []string) bool {

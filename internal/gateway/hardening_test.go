@@ -131,6 +131,8 @@ func TestAdmit(t *testing.T) {
 		{name: "too many headers (host counts)", target: "/", header: http.Header{"A": {"1", "2"}, "B": {"3"}}, wantCode: 431, wantClose: true},
 		{name: "lf in value", target: "/", header: http.Header{"A": {"1\nB: 2"}}, wantCode: 400, wantClose: true},
 		{name: "nul in name", target: "/", header: http.Header{"A\x00": {"1"}}, wantCode: 400, wantClose: true},
+		{name: "underscore transfer-encoding", target: "/", header: http.Header{"Transfer_encoding": {"chunked"}}, wantCode: 400, wantClose: true},
+		{name: "underscore consumer stripped", target: "/", header: http.Header{"X_consumer": {"alice"}}, wantOK: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,7 +143,7 @@ func TestAdmit(t *testing.T) {
 				r.Header = http.Header{}
 			}
 			w := httptest.NewRecorder()
-			ok := h.admit(w, r, &observe.Record{})
+			ok := h.admit(w, r, &observe.Record{}, "X-Consumer")
 			if ok != tc.wantOK {
 				t.Fatalf("admit() = %v, want %v (status %d)", ok, tc.wantOK, w.Code)
 			}
@@ -158,7 +160,7 @@ func TestAdmit(t *testing.T) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Upgrade", "foo, H2C")
 		r.Header.Set("Http2-Settings", "AAA")
-		if !h.admit(httptest.NewRecorder(), r, &observe.Record{}) {
+		if !h.admit(httptest.NewRecorder(), r, &observe.Record{}, "X-Consumer") {
 			t.Fatal("admit() = false, want true")
 		}
 		if r.Header.Get("Upgrade") != "" || r.Header.Get("Http2-Settings") != "" {
@@ -166,7 +168,7 @@ func TestAdmit(t *testing.T) {
 		}
 		r = httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Upgrade", "websocket")
-		h.admit(httptest.NewRecorder(), r, &observe.Record{})
+		h.admit(httptest.NewRecorder(), r, &observe.Record{}, "X-Consumer")
 		if r.Header.Get("Upgrade") != "websocket" {
 			t.Errorf("Upgrade = %q, want websocket kept", r.Header.Get("Upgrade"))
 		}
@@ -178,7 +180,7 @@ func TestAdmit(t *testing.T) {
 		for range 3 {
 			r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
 			w := httptest.NewRecorder()
-			h.admit(w, r, &observe.Record{})
+			h.admit(w, r, &observe.Record{}, "X-Consumer")
 			closes = append(closes, w.Header().Get("Connection") == "close")
 		}
 		if closes[0] || !closes[1] {
@@ -200,7 +202,7 @@ func TestRawListenerEndToEnd(t *testing.T) {
 	srv := &http.Server{
 		ConnContext: hardenConnContext,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !h.admit(w, r, &observe.Record{}) {
+			if !h.admit(w, r, &observe.Record{}, "X-Consumer") {
 				return
 			}
 			b, _ := io.ReadAll(r.Body)
@@ -313,4 +315,25 @@ func FuzzFraming(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAliasOf(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, consumer string
+		want           int
+	}{
+		{name: "X_Consumer", consumer: "X-Consumer", want: aliasStrip},
+		{name: "x_consumer", consumer: "", want: aliasStrip},
+		{name: "X_User", consumer: "X-User", want: aliasStrip},
+		{name: "X_Forwarded_For", want: aliasStrip},
+		{name: "Content_Length", want: aliasFraming},
+		{name: "transfer_ENCODING", want: aliasFraming},
+		{name: "My_Header", want: aliasNone},
+	}
+	for _, tc := range tests {
+		if got := aliasOf(tc.name, tc.consumer); got != tc.want {
+			t.Errorf("aliasOf(%q, %q) = %d, want %d", tc.name, tc.consumer, got, tc.want)
+		}
+	}
 }
