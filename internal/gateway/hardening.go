@@ -82,6 +82,9 @@ func (h *hardening) admit(w http.ResponseWriter, r *http.Request, rec *observe.R
 	if r.Host != "" {
 		n = 1 // net/http moves Host out of the header map
 	}
+	if v := r.Header[observe.RequestIDHeader]; len(v) == 1 && v[0] == rec.RequestID {
+		n-- // set by the gateway (or the client's own, adopted): not the client's extra field
+	}
 	for k, vv := range r.Header {
 		n += len(vv)
 		if strings.IndexByte(k, '_') >= 0 {
@@ -108,6 +111,9 @@ func (h *hardening) admit(w http.ResponseWriter, r *http.Request, rec *observe.R
 	if n > h.maxHeaders {
 		h.refuse(w, r, rec, problem.HeadersTooLarge.WithDetail("too many header fields"))
 		return false
+	}
+	if r.ProtoMajor == 1 && len(r.Header["Connection"]) > 0 {
+		dropConnectionListed(r.Header)
 	}
 	// An "Upgrade: h2c" passed on would let a backend that speaks h2c switch the
 	// connection to HTTP/2 and take every later stream on it straight from the client,
@@ -189,6 +195,58 @@ func dashFold(name, f string) bool {
 		}
 	}
 	return true
+}
+
+// dropConnectionListed removes the fields a client names in Connection now, before
+// routing and policies, and leaves in Connection only the tokens the proxy still acts
+// on (upgrade, te; close and keep-alive are net/http's). The proxy strips whatever
+// Connection names when it forwards (RFC 9110 section 7.6.1); had the client's list
+// survived until then, "Connection: X-Consumer" would remove the consumer header the
+// auth policy set, and so for forwarded claims. A field listed in Connection is meant
+// for this hop only, so it does not take part in authentication either.
+func dropConnectionListed(h http.Header) {
+	changed := false
+	for _, v := range h["Connection"] {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			tok = strings.Trim(tok, " \t")
+			switch {
+			case tok == "":
+			case keptConnectionToken(tok):
+			default:
+				changed = true
+				for k := range h {
+					if strings.EqualFold(k, tok) && k != "Connection" {
+						delete(h, k)
+					}
+				}
+			}
+		}
+	}
+	if !changed {
+		return
+	}
+	var keep []string
+	for _, v := range h["Connection"] {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			if tok = strings.Trim(tok, " \t"); keptConnectionToken(tok) {
+				keep = append(keep, tok)
+			}
+		}
+	}
+	if len(keep) == 0 {
+		delete(h, "Connection")
+		return
+	}
+	h["Connection"] = []string{strings.Join(keep, ", ")}
+}
+
+func keptConnectionToken(tok string) bool {
+	return strings.EqualFold(tok, "upgrade") || strings.EqualFold(tok, "te") ||
+		strings.EqualFold(tok, "close") || strings.EqualFold(tok, "keep-alive")
 }
 
 func hasH2C(vv []string) bool {
