@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -44,8 +45,35 @@ var (
 
 // headVerdict is the framer's view of one request head.
 type headVerdict struct {
-	method, target string // to check it is the request net/http parsed
-	err            error  // nil: the framing is unambiguous
+	sum uint64 // requestSum of method and target: is it the request net/http parsed?
+	err error  // nil: the framing is unambiguous
+}
+
+// requestSum hashes a request's method and target (FNV-1a) so a verdict can be matched
+// with net/http's request without keeping copies of either. It detects a framer out of
+// step with net/http, not an adversary: the client chose both strings anyway.
+func requestSum(method, target []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range method {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	h = (h ^ ' ') * 1099511628211
+	for _, c := range target {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h
+}
+
+func requestSumString(method, target string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(method); i++ {
+		h = (h ^ uint64(method[i])) * 1099511628211
+	}
+	h = (h ^ ' ') * 1099511628211
+	for i := 0; i < len(target); i++ {
+		h = (h ^ uint64(target[i])) * 1099511628211
+	}
+	return h
 }
 
 // Framer states.
@@ -73,12 +101,13 @@ type framer struct {
 	inChunk bool  // stBody is chunk data (then stChunkCRLF follows)
 
 	// The head being read.
-	cur     headVerdict
-	http10  bool
-	cl      string // trimmed first Content-Length value, "" if none
-	clN     int64
-	te      int // Transfer-Encoding fields seen
-	teValue string
+	cur       headVerdict
+	http10    bool
+	cl        []byte // trimmed first Content-Length value, nil if none
+	haveCL    bool
+	clN       int64
+	te        int  // Transfer-Encoding fields seen
+	teChunked bool // the first one is exactly "chunked" (any case)
 
 	verdicts []headVerdict
 }
@@ -125,44 +154,50 @@ func (f *framer) feed(p []byte) {
 
 // feedLine collects one line and hands it to the state's line handler.
 func (f *framer) feedLine(p []byte) []byte {
-	for i, c := range p {
-		if c != '\n' {
-			continue
-		}
-		f.line = append(f.line, p[:i]...)
-		bareLF := len(f.line) == 0 || f.line[len(f.line)-1] != '\r'
-		if !bareLF {
-			f.line = f.line[:len(f.line)-1]
-		}
-		f.headLen += i + 1
-		if f.tooLong() {
-			return nil
-		}
-		f.onLine(f.line, bareLF)
-		f.line = f.line[:0]
-		return p[i+1:]
+	i := bytes.IndexByte(p, '\n')
+	if i < 0 {
+		f.line = append(f.line, p...)
+		f.headLen += len(p)
+		f.tooLong()
+		return nil
 	}
-	f.line = append(f.line, p...)
-	f.headLen += len(p)
-	f.tooLong()
-	return nil
+	line := p[:i]
+	if len(f.line) > 0 { // the line began in an earlier read
+		f.line = append(f.line, line...)
+		line = f.line
+	}
+	bareLF := len(line) == 0 || line[len(line)-1] != '\r'
+	if !bareLF {
+		line = line[:len(line)-1]
+	}
+	f.headLen += i + 1
+	if len(line) > f.limit() || f.headLen > f.limit() {
+		f.stop() // net/http answers 431 (or fails the body) itself
+		return nil
+	}
+	f.onLine(line, bareLF)
+	if f.line != nil {
+		f.line = f.line[:0]
+	}
+	return p[i+1:]
 }
 
-func (f *framer) tooLong() bool {
-	limit := f.maxHead
+func (f *framer) limit() int {
 	if f.state == stChunkSize {
-		limit = maxChunkLine
+		return maxChunkLine
 	}
-	if len(f.line) > limit || f.headLen > limit {
+	return f.maxHead
+}
+
+func (f *framer) tooLong() {
+	if len(f.line) > f.limit() || f.headLen > f.limit() {
 		f.stop() // net/http answers 431 (or fails the body) itself
-		return true
 	}
-	return false
 }
 
 func (f *framer) stop() {
 	f.state = stStopped
-	f.line = nil
+	f.line, f.cl = nil, nil
 }
 
 func (f *framer) onLine(line []byte, bareLF bool) {
@@ -213,9 +248,9 @@ func (f *framer) startHead(line []byte, bareLF bool) {
 		f.stop()
 		return
 	}
-	f.cur = headVerdict{method: string(method), target: string(target)}
+	f.cur = headVerdict{sum: requestSum(method, target)}
 	f.http10 = proto[7] == '0'
-	f.cl, f.clN, f.te, f.teValue = "", 0, 0, ""
+	f.cl, f.haveCL, f.clN, f.te, f.teChunked = f.cl[:0], false, 0, 0, false
 	f.state = stHeader
 	if bareLF {
 		f.fail(errBareLF)
@@ -268,7 +303,7 @@ func (f *framer) headerLine(line []byte, bareLF bool) {
 	case equalFoldBytes(name, "transfer-encoding"):
 		f.te++
 		if f.te == 1 {
-			f.teValue = string(value)
+			f.teChunked = equalFoldBytes(value, "chunked")
 		}
 	}
 }
@@ -292,13 +327,13 @@ func (f *framer) contentLength(v []byte) {
 		}
 		n = n*10 + int64(c-'0')
 	}
-	if f.cl != "" {
-		if f.cl != string(v) {
+	if f.haveCL {
+		if !bytes.Equal(f.cl, v) {
 			f.fail(errCLMismatch)
 		}
 		return
 	}
-	f.cl, f.clN = string(v), n
+	f.cl, f.haveCL, f.clN = append(f.cl[:0], v...), true, n
 }
 
 func (f *framer) endHead() {
@@ -307,9 +342,9 @@ func (f *framer) endHead() {
 		f.fail(errTEHTTP10) // RFC 9112 section 6.1: faulty framing, close
 	case f.te > 1:
 		f.fail(errTEDuplicate)
-	case f.te == 1 && !equalFoldBytes([]byte(f.teValue), "chunked"):
+	case f.te == 1 && !f.teChunked:
 		f.fail(errTEUnsupported)
-	case f.te == 1 && f.cl != "":
+	case f.te == 1 && f.haveCL:
 		f.fail(errTEWithCL) // RFC 9112 section 6.3: "ought to be handled as an error"
 	}
 	if len(f.verdicts) == maxVerdicts {
@@ -410,7 +445,7 @@ func (c *rawConn) verdict(method, target string) error {
 		return errNoVerdict
 	case v.err != nil:
 		return v.err
-	case v.method != method || v.target != target:
+	case v.sum != requestSumString(method, target):
 		return errNoVerdict
 	}
 	return nil

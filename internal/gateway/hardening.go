@@ -97,12 +97,12 @@ func (h *hardening) admit(w http.ResponseWriter, r *http.Request, rec *observe.R
 				continue
 			}
 		}
-		if strings.ContainsAny(k, "\r\n\x00") {
+		if hasCRLFNUL(k) {
 			h.refuse(w, r, rec, problem.BadRequest.WithDetail("invalid character in a header field name"))
 			return false
 		}
 		for _, v := range vv {
-			if strings.ContainsAny(v, "\r\n\x00") {
+			if hasCRLFNUL(v) {
 				h.refuse(w, r, rec, problem.BadRequest.WithDetail("invalid character in a header field value"))
 				return false
 			}
@@ -247,6 +247,16 @@ func dropConnectionListed(h http.Header) {
 func keptConnectionToken(tok string) bool {
 	return strings.EqualFold(tok, "upgrade") || strings.EqualFold(tok, "te") ||
 		strings.EqualFold(tok, "close") || strings.EqualFold(tok, "keep-alive")
+}
+
+// hasCRLFNUL reports whether s holds a byte that would end or cut a header line.
+func hasCRLFNUL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= '\r' && (c == '\r' || c == '\n' || c == 0) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasH2C(vv []string) bool {
