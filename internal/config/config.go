@@ -115,6 +115,16 @@ type ListenerLimits struct {
 	MaxHeaderBytes Size `yaml:"max_header_bytes"`
 	// MaxConnections bounds concurrent client connections; 0 (default) means no limit.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxHeaderCount bounds the number of header fields of a request (431 above it);
+	// default 100, must be > 0.
+	MaxHeaderCount int `yaml:"max_header_count"`
+	// MaxURILength bounds the request target (414 above it); default 8KiB, must be > 0.
+	// The request line is also bounded by MaxHeaderBytes, so a larger value than that
+	// has no effect.
+	MaxURILength Size `yaml:"max_uri_length"`
+	// MaxRequestsPerConnection ends a keep-alive connection after this many requests
+	// (the last answer carries Connection: close); 0 (default) means no limit.
+	MaxRequestsPerConnection int `yaml:"max_requests_per_connection"`
 }
 
 // Upstream is a named pool of targets and how to balance over them.

@@ -14,6 +14,8 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultDrainTimeout      = 30 * time.Second
 	DefaultMaxHeaderBytes    = Size(64 << 10)
+	DefaultMaxHeaderCount    = 100
+	DefaultMaxURILength      = Size(8 << 10)
 	DefaultTLSMinVersion     = "1.2"
 
 	DefaultBalance               = BalanceRoundRobin
@@ -102,6 +104,12 @@ func defaultListener(l *Listener) {
 	defDuration(l.Timeouts.At, "drain", &l.Timeouts.Drain, DefaultDrainTimeout)
 	if !l.Limits.Has("max_header_bytes") {
 		l.Limits.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if !l.Limits.Has("max_header_count") {
+		l.Limits.MaxHeaderCount = DefaultMaxHeaderCount
+	}
+	if !l.Limits.Has("max_uri_length") {
+		l.Limits.MaxURILength = DefaultMaxURILength
 	}
 	if l.TLS != nil && l.TLS.MinVersion == "" {
 		l.TLS.MinVersion = DefaultTLSMinVersion

@@ -107,6 +107,15 @@ func validateListeners(c *Config, ps *Problems) {
 		if l.Limits.MaxConnections < 0 {
 			ps.AddField(l.Limits.At, "max_connections", "must not be negative, got %d (0 means no limit)", l.Limits.MaxConnections)
 		}
+		if l.Limits.MaxHeaderCount <= 0 {
+			ps.AddField(l.Limits.At, "max_header_count", "must be greater than 0, got %d", l.Limits.MaxHeaderCount)
+		}
+		if l.Limits.MaxURILength <= 0 {
+			ps.AddField(l.Limits.At, "max_uri_length", "must be greater than 0")
+		}
+		if l.Limits.MaxRequestsPerConnection < 0 {
+			ps.AddField(l.Limits.At, "max_requests_per_connection", "must not be negative, got %d (0 means no limit)", l.Limits.MaxRequestsPerConnection)
+		}
 	}
 }
 

@@ -103,6 +103,20 @@ upstreams:
 			src:  strings.Replace(minimal, `":8080"`, `":8080"`+"\n    timeouts: {read_header: 0}", 1),
 			want: []string{`gantry.yaml:4:29: listeners.web.timeouts.read_header: must be greater than 0 (leave it out for the default)`},
 		},
+		{
+			name: "hardening limits out of range",
+			src:  strings.Replace(minimal, `":8080"`, `":8080"`+"\n    limits: {max_header_count: 0, max_uri_length: 0, max_requests_per_connection: -1}", 1),
+			want: []string{
+				`gantry.yaml:4:32: listeners.web.limits.max_header_count: must be greater than 0, got 0`,
+				`gantry.yaml:4:51: listeners.web.limits.max_uri_length: must be greater than 0`,
+				`gantry.yaml:4:83: listeners.web.limits.max_requests_per_connection: must not be negative, got -1 (0 means no limit)`,
+			},
+		},
+		{
+			name: "hardening limits set",
+			src:  strings.Replace(minimal, `":8080"`, `":8080"`+"\n    limits: {max_header_count: 20, max_uri_length: 1KiB, max_requests_per_connection: 1}", 1),
+			want: nil,
+		},
 		// Upstreams and targets.
 		{
 			name: "upstream without targets",

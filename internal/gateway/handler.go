@@ -23,6 +23,7 @@ type handler struct {
 	g        *Gateway
 	listener string
 	tls      bool
+	hard     hardening
 }
 
 // exchange is the per-request scratch space, pooled so the request path does not
@@ -72,6 +73,9 @@ func fail(w http.ResponseWriter, r *http.Request, rec *observe.Record, p problem
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, x *exchange, peer netip.AddrPort) {
 	rec := &x.rec
+	if !h.hard.admit(w, r, rec, snap.consumerHeader) {
+		return
+	}
 	rt := snap.http[h.listener]
 	if rt == nil { // listener removed by a reload while this connection lived on
 		fail(w, r, rec, problem.NoRoute)

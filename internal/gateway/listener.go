@@ -175,7 +175,8 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	srv := &http.Server{
-		Handler:           &handler{g: g, listener: lc.Name, tls: lc.TLS != nil},
+		Handler:           &handler{g: g, listener: lc.Name, tls: lc.TLS != nil, hard: newHardening(lc)},
+		ConnContext:       hardenConnContext,
 		ReadHeaderTimeout: lc.Timeouts.ReadHeader.D(),
 		IdleTimeout:       lc.Timeouts.Idle.D(),
 		MaxHeaderBytes:    int(lc.Limits.MaxHeaderBytes),
@@ -291,17 +292,25 @@ func (l *listener) start() {
 				ln = tls.NewListener(ln, l.srv.TLSConfig)
 			}
 		}
+		hard := func(ln net.Listener) net.Listener {
+			// The raw framing check reads plaintext bytes; TLS conns belong to net/http whole.
+			if h, ok := l.srv.Handler.(*handler); ok && l.srv.TLSConfig == nil {
+				return h.hard.wrap(ln)
+			}
+			return ln
+		}
 		if l.fast != nil {
-			// The engine takes every connection first; net/http gets the ones it hands over.
+			// The engine takes every connection first (its own parser is as strict); net/http
+			// gets the ones it hands over, behind the same framing check as a standard listener.
 			ln = &countListener{Listener: ln, m: l.lm}
 			l.fbCL = newChanListener(l.sock.ln.Addr())
-			fb := &trackListener{Listener: l.fbCL, t: l.conns}
+			fb := &trackListener{Listener: hard(l.fbCL), t: l.conns}
 			go func() {
 				defer close(l.fbServed)
 				l.srv.Serve(fb) //nolint:errcheck // ErrServerClosed after Shutdown
 			}()
 		} else if l.srv != nil {
-			ln = &trackListener{Listener: ln, t: l.conns} // outermost: sees the conn the server sees
+			ln = &trackListener{Listener: hard(ln), t: l.conns} // outermost: sees the conn the server sees
 		}
 		go func() {
 			defer close(l.served)
