@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"net/netip"
 	"strings"
@@ -59,11 +60,33 @@ func (h *fastHandler) Route(req *h1.Request, d *h1.Decision) {
 	d.User = st
 	d.RequestID = rec.RequestID
 	d.RespHeader.Set(observe.RequestIDHeader, rec.RequestID)
-	if req.Get(observe.RequestIDHeader) != rec.RequestID {
-		d.Header.Set(observe.RequestIDHeader, rec.RequestID)
-	}
 	// Client-supplied copies of the consumer header never reach a backend.
 	d.Header.Del(snap.consumerHeader)
+	// Underscore aliases of fields the gateway sets (X_Forwarded_For, X_Consumer) are
+	// dropped, as on the net/http path (see aliasOf); framing aliases the engine refused.
+	for i := 0; i < req.NumHeaders(); i++ {
+		if name, _ := req.HeaderAt(i); bytes.IndexByte(name, '_') >= 0 {
+			if n := string(name); aliasOf(n, snap.consumerHeader) == aliasStrip {
+				d.Header.Del(n)
+			}
+		}
+	}
+	// Fields the client names in Connection are hop-by-hop: gone before policies see
+	// them, so "Connection: X-Api-Key" cannot authenticate and "Connection: X-Consumer"
+	// cannot remove what auth sets (the net/http path does the same in admit).
+	for _, v := range req.Values("Connection") {
+		for v != "" {
+			var name string
+			name, v, _ = strings.Cut(v, ",")
+			if name = strings.TrimSpace(name); name != "" && !connectionOption(name) {
+				d.Header.Del(name)
+			}
+		}
+	}
+
+	// Always set, after the Connection-listed fields are gone: a client naming
+	// X-Request-Id in Connection must not remove the gateway's.
+	d.Header.Set(observe.RequestIDHeader, rec.RequestID)
 
 	client := peer.Addr()
 	trusted := snap.clientIP.Trusted(client)
@@ -282,6 +305,12 @@ func hashKey(k balancer.Key, req *h1.Request, path string, client netip.Addr) st
 		}
 	}
 	return ""
+}
+
+// connectionOption reports Connection tokens that are options, not field names.
+func connectionOption(name string) bool {
+	return strings.EqualFold(name, "close") || strings.EqualFold(name, "keep-alive") ||
+		strings.EqualFold(name, "upgrade") || strings.EqualFold(name, "te")
 }
 
 func queryValue(q, name string) string {

@@ -35,7 +35,7 @@ var (
 	errHeaderName    = errors.New("invalid header field name")
 	errHeaderValue   = errors.New("invalid character in a header field value")
 	errContentLength = errors.New("invalid Content-Length")
-	errCLMismatch    = errors.New("differing Content-Length values")
+	errCLMismatch    = errors.New("duplicate Content-Length")
 	errTEDuplicate   = errors.New("more than one Transfer-Encoding field")
 	errTEUnsupported = errors.New("Transfer-Encoding other than chunked")
 	errTEWithCL      = errors.New("both Transfer-Encoding and Content-Length")
@@ -328,9 +328,9 @@ func (f *framer) contentLength(v []byte) {
 		n = n*10 + int64(c-'0')
 	}
 	if f.haveCL {
-		if !bytes.Equal(f.cl, v) {
-			f.fail(errCLMismatch)
-		}
+		// Even identical duplicates: one message, one length (as nginx and the HTTP/1.1
+		// engine refuse them too, so both engines agree).
+		f.fail(errCLMismatch)
 		return
 	}
 	f.cl, f.haveCL, f.clN = append(f.cl[:0], v...), true, n

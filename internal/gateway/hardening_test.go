@@ -29,7 +29,7 @@ func TestFramerVerdicts(t *testing.T) {
 		{name: "content-length body then pipelined", in: "POST /a HTTP/1.1\r\nContent-Length: 10\r\n\r\nGET /x\r\n\r\nGET /b HTTP/1.1\r\n\r\n", want: []error{nil, nil}},
 		{name: "chunked body with trailer then pipelined", in: "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nGET /\r\n0\r\nT: v\r\n\r\nGET /b HTTP/1.1\r\n\r\n", want: []error{nil, nil}},
 		{name: "te case-insensitive with ows", in: "POST / HTTP/1.1\r\nTransfer-Encoding:\t CHUNKED \r\n\r\n0\r\n\r\n", want: []error{nil}},
-		{name: "duplicate equal content-length", in: "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", want: []error{nil}},
+		{name: "duplicate equal content-length", in: "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", want: []error{errCLMismatch}},
 		{name: "leading empty line ignored", in: "\r\nGET / HTTP/1.1\r\n\r\n", want: []error{nil}},
 		{name: "cl.te", in: "POST / HTTP/1.1\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG", want: []error{errTEWithCL}},
 		{name: "te.cl", in: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n", want: []error{errTEWithCL}},

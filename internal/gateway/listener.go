@@ -200,8 +200,11 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 			// Streams (SSE, long polls) may be quiet for minutes; a stalled peer is cut
 			// after this long without progress.
 			StallTimeout:   5 * time.Minute,
-			MaxHeaderBytes: int(lc.Limits.MaxHeaderBytes),
-			Logger:         g.log.With("listener", lc.Name),
+			MaxHeaderBytes:     int(lc.Limits.MaxHeaderBytes),
+			MaxHeaderCount:     lc.Limits.MaxHeaderCount,
+			MaxURILength:       int(lc.Limits.MaxURILength),
+			MaxRequestsPerConn: lc.Limits.MaxRequestsPerConnection,
+			Logger:             g.log.With("listener", lc.Name),
 		})
 	}
 	if lc.TLS != nil {

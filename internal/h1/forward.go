@@ -632,6 +632,24 @@ func (c *conn) appendRequestHead(b []byte, t *balancer.Target) []byte {
 		b = append(b, req.hostRaw...)
 		b = append(b, crlf...)
 	}
+	// Forwarded (RFC 7239): this hop's element; a trusted client's elements were kept
+	// above, and several Forwarded lines read as one list.
+	b = append(b, "Forwarded: for="...)
+	if ip := req.remote.Addr(); ip.Is6() && !ip.Is4In6() {
+		b = append(b, `"[`...)
+		b = ip.WithZone("").AppendTo(b)
+		b = append(b, `]"`...)
+	} else {
+		b = ip.Unmap().AppendTo(b)
+	}
+	if len(req.hostRaw) > 0 {
+		b = append(b, `;host="`...)
+		b = append(b, req.hostRaw...) // validHost admitted no quote or backslash
+		b = append(b, '"')
+	}
+	b = append(b, ";proto="...)
+	b = append(b, c.s.o.ForwardedProto...)
+	b = append(b, crlf...)
 	b = append(b, "Via: 1.1 gantry\r\n"...)
 	b = appendAdded(b, &d.Header)
 	switch {

@@ -288,6 +288,11 @@ func noteRequestField(r *Request, st *headState, f field) (int, error) {
 			}
 		}
 	case 14:
+		// An underscore alias is read as the real field by CGI-style backends: refusing
+		// it keeps framing unambiguous for every hop.
+		if equalFold(f.name, "content_length") {
+			return 400, errBadFraming
+		}
 		if equalFold(f.name, "content-length") {
 			if r.hasCL { // even identical duplicates: nginx does the same
 				return 400, errBadFraming
@@ -299,6 +304,9 @@ func noteRequestField(r *Request, st *headState, f field) (int, error) {
 			r.hasCL, r.contentLength = true, n
 		}
 	case 17:
+		if equalFold(f.name, "transfer_encoding") {
+			return 400, errBadFraming
+		}
 		if equalFold(f.name, "transfer-encoding") {
 			// Only a single, exact "chunked" is accepted: lists, other codings and
 			// anything obfuscated are where smuggling lives (RFC 9112 section 6.1).

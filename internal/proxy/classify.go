@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"syscall"
 )
@@ -14,6 +15,10 @@ import (
 // classify maps a try's error to a failKind. Order matters: the client leaving and
 // the request deadline explain any error they cause, so they are checked first.
 func classify(err error, tryTimedOut bool, reqCtx, clientCtx context.Context) failKind {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return failBodyTooLarge
+	}
 	switch {
 	case clientCtx.Err() != nil:
 		return failClientGone

@@ -164,6 +164,7 @@ const (
 	failRequestTimeout                 // the route's request timeout
 	failClientGone                     // the client went away
 	failBadResponse                    // malformed response or other protocol error
+	failBodyTooLarge                   // the client's body passed the route's limit
 )
 
 func (k failKind) problem() problem.Problem {
@@ -172,6 +173,8 @@ func (k failKind) problem() problem.Problem {
 		return problem.UpstreamConnect
 	case failTimeout, failRequestTimeout:
 		return problem.UpstreamTimeout
+	case failBodyTooLarge:
+		return problem.PayloadTooLarge
 	}
 	return problem.UpstreamBadResponse
 }
@@ -220,6 +223,13 @@ func (c *call) run(ctx context.Context) {
 		canRetry := retryable && n < h.attempts && ctx.Err() == nil
 		if err != nil {
 			rtt := time.Since(begin)
+			if kind == failBodyTooLarge {
+				// The client's fault, not the target's: no passive-health failure, no retry.
+				t.State.End(rtt, false)
+				c.ex.UpstreamDuration = time.Since(c.start)
+				c.answer(problem.PayloadTooLarge)
+				return
+			}
 			if kind == failClientGone {
 				t.State.End(rtt, false) // says nothing about the target
 				c.ex.Status, c.ex.Reason = 499, "client_closed"
