@@ -184,7 +184,9 @@ func ExplainConfig(cfg *config.Config, listener string, req ExplainRequest) (Exp
 // mirrors buildPolicies; TestExplainConfigPoliciesMatchGateway keeps the two in step.
 func policyNames(rc *config.Route) []string {
 	var steps []policy.Step
-	add := func(o policy.Order, name string) { steps = append(steps, policy.Step{Order: o, Policy: namedPolicy(name)}) }
+	add := func(o policy.Order, name string) {
+		steps = append(steps, policy.Step{Order: o, Policy: namedPolicy(name)})
+	}
 	if rc.Limits != nil {
 		add(policy.OrderLimits, limits.Name)
 	}
@@ -206,7 +208,7 @@ func policyNames(rc *config.Route) []string {
 // namedPolicy stands in for a policy in an offline chain: only its name is used.
 type namedPolicy string
 
-func (p namedPolicy) Name() string                          { return string(p) }
+func (p namedPolicy) Name() string                         { return string(p) }
 func (p namedPolicy) Apply(*policy.Request) *policy.Answer { return nil }
 
 var _ policy.Policy = namedPolicy("")
