@@ -66,13 +66,15 @@ type TargetStats struct {
 
 // Stats is what the dashboard draws: GET /api/v1/stats and each event of the stream.
 type Stats struct {
-	Time       time.Time             `json:"time"`
-	IntervalMS int64                 `json:"interval_ms"`
-	WindowS    float64               `json:"window_s"`
-	Status     gateway.Status        `json:"status"`
-	Routes     []Series              `json:"routes"`
-	Upstreams  []UpstreamStats       `json:"upstreams"`
-	Errors     []observe.ErrorRecord `json:"errors"`
+	Time       time.Time `json:"time"`
+	IntervalMS int64     `json:"interval_ms"`
+	WindowS    float64   `json:"window_s"`
+	// HistoryS is how far back History reaches (the charts' time axis).
+	HistoryS  float64               `json:"history_s"`
+	Status    gateway.Status        `json:"status"`
+	Routes    []Series              `json:"routes"`
+	Upstreams []UpstreamStats       `json:"upstreams"`
+	Errors    []observe.ErrorRecord `json:"errors"`
 	// ErrorsTotal counts every error recorded since start (Errors keeps the newest).
 	ErrorsTotal uint64 `json:"errors_total"`
 }
@@ -105,6 +107,7 @@ type sampler struct {
 	every   time.Duration
 	window  time.Duration
 	keep    int // history points per series
+	history time.Duration
 	log     *slog.Logger
 	done    chan struct{}
 	stopped chan struct{}
@@ -121,6 +124,7 @@ func newSampler(gw Gateway, g prometheus.Gatherer, every, window, history time.D
 	return &sampler{
 		gw: gw, g: g, every: every, window: window, log: log,
 		keep:      max(1, int(history/every)),
+		history:   history,
 		done:      make(chan struct{}),
 		stopped:   make(chan struct{}),
 		routes:    map[string][]Point{},
@@ -270,7 +274,7 @@ func (s *sampler) sample(now time.Time) {
 		s.samples = append(s.samples[:0], s.samples[len(s.samples)-keep:]...)
 	}
 
-	st := &Stats{Time: now, IntervalMS: s.every.Milliseconds(), WindowS: s.window.Seconds(), Status: status, Errors: nonNilSlice(errs), ErrorsTotal: total}
+	st := &Stats{Time: now, IntervalMS: s.every.Milliseconds(), WindowS: s.window.Seconds(), HistoryS: s.history.Seconds(), Status: status, Errors: nonNilSlice(errs), ErrorsTotal: total}
 	point := func(cur *counts, p, b *counts, pAt, bAt time.Time) Point {
 		pt := Point{T: now.UnixMilli()}
 		if p != nil && now.After(pAt) {

@@ -4,7 +4,7 @@
 // falling back to polling /api/v1/stats?history=0 every 2 s when streaming fails.
 'use strict';
 (function () {
-  const HISTORY_MS = 5 * 60 * 1000;
+  let HISTORY_MS = 5 * 60 * 1000; // replaced by the server's history_s
   const TOKEN_KEY = 'gantry-admin-token';
   const POLL_MS = 2000;
   const RESTREAM_MS = 15000;
@@ -45,6 +45,7 @@
 
   function ingest(stats, full) {
     const now = Date.parse(stats.time);
+    if (stats.history_s > 0) HISTORY_MS = stats.history_s * 1000;
     for (const kind of ['routes', 'upstreams']) {
       const map = state[kind];
       const seen = new Set();
