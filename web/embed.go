@@ -1,6 +1,3 @@
-// Package web holds the admin dashboard's static files (plain HTML, CSS and JavaScript,
-// no build step, no CDN) and exposes them through embed, so the binary serves the
-// dashboard offline. It serves files only; the data comes from internal/admin's API.
 package web
 
 import (

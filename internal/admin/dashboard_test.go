@@ -223,7 +223,7 @@ func TestDashboardAsksForToken(t *testing.T) {
 }
 
 // TestDashboardScreenshot rewrites docs/dashboard.png from the dashboard under load:
-// go test ./internal/admin -run TestDashboardScreenshot -update-screenshot
+// go test ./internal/admin -run TestDashboardScreenshot -args -update-screenshot
 func TestDashboardScreenshot(t *testing.T) {
 	if !*updateScreenshot {
 		t.Skip("run with -update-screenshot to rewrite docs/dashboard.png")
@@ -232,18 +232,22 @@ func TestDashboardScreenshot(t *testing.T) {
 	fast := newBackend(t, "fast", 2*time.Millisecond, 200)
 	slow := newBackend(t, "slow", 12*time.Millisecond, 200)
 	orders := newBackend(t, "orders", 5*time.Millisecond, 200)
+	orders2 := newBackend(t, "orders2", 5*time.Millisecond, 200)
 	flaky := newBackend(t, "flaky", 0, 503)
+	dead := newBackend(t, "dead", 0, 200)
+	dead.Close() // a target whose server is down: active checks mark it unhealthy
 	g := startGateway(t, parseConfig(t, fmt.Sprintf(`
 listeners:
   web: { address: "127.0.0.1:0" }
 upstreams:
   shop:
     balance: ewma
-    targets: ["%s", "%s"]
+    targets: ["%s", "%s", "%s"]
     health: { path: /health, interval: 500ms }
   orders:
-    targets: ["%s", "%s"]
+    targets: ["%s", "%s", "%s"]
     retries: { attempts: 1 }
+    outlier: { consecutive_failures: 5, base_ejection: 20s }
 routes:
   - name: products
     match: { path: "/api/products/*" }
@@ -251,9 +255,9 @@ routes:
   - name: orders
     match: { path: "/api/orders/*" }
     upstream: orders
-`, fast.target(), slow.target(), orders.target(), flaky.target())))
+`, fast.target(), slow.target(), dead.target(), orders.target(), orders2.target(), flaky.target())))
 	_, base := startAdmin(t, Options{Gateway: g, Dashboard: true, SampleInterval: 500 * time.Millisecond, Window: 5 * time.Second, History: time.Minute})
-	if err := g.Drain("orders", flaky.target(), false); err != nil {
+	if err := g.Drain("orders", orders2.target(), true); err != nil { // drained for a deploy
 		t.Fatal(err)
 	}
 	gw := "http://" + g.Addr("web").String()
@@ -261,16 +265,14 @@ routes:
 	var wgs []*sync.WaitGroup
 	for i := range 3 {
 		paths := []string{gw + "/api/products/1", gw + "/api/products/2", gw + "/api/orders/7"}
-		if i == 0 {
-			paths = append(paths, gw+"/nowhere")
-		}
 		wgs = append(wgs, load(t, stop, paths, 1_000_000, time.Duration(i+1)*time.Millisecond))
 	}
+	wgs = append(wgs, load(t, stop, []string{gw + "/nowhere"}, 1_000_000, 400*time.Millisecond))
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(45 * time.Second) // let a minute of charts fill: the point of the picture
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}

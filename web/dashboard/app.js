@@ -8,6 +8,7 @@
   const TOKEN_KEY = 'gantry-admin-token';
   const POLL_MS = 2000;
   const RESTREAM_MS = 15000;
+  const ERRORS_SHOWN = 20;
 
   const state = { routes: new Map(), upstreams: new Map(), last: null, mode: 'off', pollTimer: 0, renderQueued: false };
 
@@ -45,7 +46,11 @@
 
   function ingest(stats, full) {
     const now = Date.parse(stats.time);
-    if (stats.history_s > 0) HISTORY_MS = stats.history_s * 1000;
+    if (stats.history_s > 0 && stats.history_s * 1000 !== HISTORY_MS) {
+      HISTORY_MS = stats.history_s * 1000;
+      const span = HISTORY_MS >= 120000 ? Math.round(HISTORY_MS / 60000) + ' minutes' : Math.round(HISTORY_MS / 1000) + ' seconds';
+      for (const e of document.querySelectorAll('.history-span')) e.textContent = span;
+    }
     for (const kind of ['routes', 'upstreams']) {
       const map = state[kind];
       const seen = new Set();
@@ -269,15 +274,17 @@
     card._title = title;
     card._now = now;
     if (kind === 'upstream') {
+      const wrap = el('div', 'table-wrap');
       const tbl = el('table', 'targets');
       const hr = el('tr');
-      for (const h of ['target', 'state', 'weight', 'in flight', 'EWMA', 'tries/s', 'requests', 'failures', 'ejections', 'last check']) hr.appendChild(el('th', null, h));
+      for (const h of ['target', 'state', 'weight', 'in flight', 'EWMA', 'tries/s', 'requests', 'failed', 'ejected', 'check']) hr.appendChild(el('th', null, h));
       const thead = el('thead');
       thead.appendChild(hr);
       tbl.appendChild(thead);
       card._tbody = el('tbody');
       tbl.appendChild(card._tbody);
-      card.appendChild(tbl);
+      wrap.appendChild(tbl);
+      card.appendChild(wrap);
     }
     return card;
   }
@@ -352,7 +359,7 @@
   function renderErrors(stats) {
     const tbody = document.querySelector('#errors tbody');
     tbody.textContent = '';
-    document.getElementById('errors-total').textContent = stats.errors_total ? stats.errors_total + ' since start; newest first' : '';
+    document.getElementById('errors-total').textContent = stats.errors_total ? stats.errors_total + ' since start; the newest ' + Math.min(ERRORS_SHOWN, stats.errors.length) + ' shown' : '';
     if (!stats.errors.length) {
       const tr = el('tr', 'empty');
       const td = el('td', null, 'None.');
@@ -361,7 +368,7 @@
       tbody.appendChild(tr);
       return;
     }
-    for (const e of stats.errors) {
+    for (const e of stats.errors.slice(0, ERRORS_SHOWN)) {
       const tr = el('tr');
       tr.appendChild(el('td', 'mono', fmtTime(e.time)));
       tr.appendChild(el('td', null, e.route || '(none)'));
