@@ -25,6 +25,7 @@ func init() {
 		{"validate", "check a config file and print every problem", cmdValidate},
 		{"proxy", "proxy to one or more servers without a config file", cmdProxy},
 		{"demo", "run the gateway on an embedded demo config with built-in backends", cmdDemo},
+		{"explain", "show which route, policies, upstream and target a request would get", cmdExplain},
 		{"version", "print the version", cmdVersion},
 		{"help", "show help for gantry or a command", cmdHelp},
 	}
@@ -82,6 +83,7 @@ Quick start:
   gantry demo                                      # gateway + demo backends on 127.0.0.1:8080
   gantry proxy --listen :8080 --to http://127.0.0.1:9001 --to http://127.0.0.1:9002
   gantry validate -c gantry.yaml
+  gantry explain -c gantry.yaml GET http://localhost:8080/api/x -H 'X-Canary: 1'
   gantry run -c gantry.yaml                        # SIGHUP or a file change reloads
 `)
 }

@@ -40,6 +40,9 @@ type Metrics struct {
 	targetMs  map[targetKey]*TargetMetrics
 	listeners map[string]*ListenerMetrics
 	noRoute   *RouteMetrics
+
+	recent recentErrors  // the last error records, for the admin API
+	reload reloadTracker // the latest load/reload outcome, for the admin API
 }
 
 type routeKey struct{ route, upstream string }
@@ -381,6 +384,7 @@ func (lm *ListenerMetrics) Closed() { lm.g.Dec() }
 
 // ConfigLoaded records that config hash is running since at (first load or a reload).
 func (m *Metrics) ConfigLoaded(hash string, at time.Time) {
+	m.reload.loaded(hash, at)
 	m.configHash.Reset()
 	m.configHash.WithLabelValues(hash).Set(1)
 	m.lastReload.Set(float64(at.UnixNano()) / 1e9)
@@ -391,9 +395,11 @@ func (m *Metrics) ConfigLoaded(hash string, at time.Time) {
 func (m *Metrics) ConfigReloaded(hash string, err error, at time.Time) {
 	if err != nil {
 		m.reloads.WithLabelValues("failure").Inc()
+		m.reload.failed(err, at)
 		return
 	}
 	m.reloads.WithLabelValues("success").Inc()
+	m.reload.succeeded()
 	m.ConfigLoaded(hash, at)
 }
 

@@ -122,6 +122,9 @@ func (o *Observer) End(rec *Record) {
 		rm = o.Metrics.noRoute
 	}
 	rm.observe(rec.Method, rec.Status, rec.Duration, rec.BytesIn, rec.BytesOut)
+	if shouldRecord(rec) {
+		o.Metrics.recent.add(rec)
+	}
 	if rec.span != nil && o.Tracer != nil {
 		o.Tracer.end(rec)
 	}
