@@ -160,7 +160,7 @@ func (h *fastHandler) Route(req *h1.Request, d *h1.Decision) {
 	d.Picker = u.set
 	d.Info.ClientIP = client
 	if u.fastKey.Kind != "" {
-		d.Info.Key = hashKey(u.fastKey, req, path, client)
+		d.Info.Key = fastHashKey(u.fastKey, req, path, client)
 	}
 	if u.outlier != nil {
 		d.Observer = u.outlier
@@ -285,9 +285,9 @@ func fastRetry(rc *config.Route) h1.Retry {
 	return h1.Retry{Attempts: p.Attempts + 1, OnConnect: p.OnConnect, OnTimeout: p.OnTimeout, OnStatus: p.Statuses, NonIdempotent: p.NonIdempotent}
 }
 
-// hashKey extracts a consistent_hash key from an engine request without allocating,
+// fastHashKey extracts a consistent_hash key from an engine request without allocating,
 // except for an IP key.
-func hashKey(k balancer.Key, req *h1.Request, path string, client netip.Addr) string {
+func fastHashKey(k balancer.Key, req *h1.Request, path string, client netip.Addr) string {
 	switch k.Kind {
 	case balancer.KeyHeader:
 		return req.Get(k.Name)
