@@ -14,6 +14,7 @@ import (
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo", "", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the gateway")
+	adminAddr := fs.String("admin", "127.0.0.1:9901", "address of the admin API and dashboard (\"\" turns them off)")
 	printConfig := fs.Bool("print-config", false, "print the demo config and exit")
 	var lf logFlags
 	lf.register(fs)
@@ -40,13 +41,19 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		printConfigError(stderr, err)
 		return exitFailure
 	}
+	if *adminAddr != "" {
+		cfg.Admin = &config.Admin{Address: *adminAddr}
+	}
 	log, err := lf.logger(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "gantry:", err)
 		return exitUsage
 	}
-	return serve(serveOptions{cfg: cfg, log: log, ready: func(g *gateway.Gateway) {
+	return serve(serveOptions{cfg: cfg, log: log, ready: func(g *gateway.Gateway, adminAddr string) {
 		base := "http://" + g.Addr("web").String()
+		if adminAddr != "" {
+			fmt.Fprintf(stdout, "\nDashboard: http://%s/   (admin API under /api/v1/, metrics at /metrics)\n", adminAddr)
+		}
 		fmt.Fprintf(stdout, `
 Gantry demo is running: gateway on %[1]s, three demo backends behind it.
 

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/gantrygw/gantry/internal/admin"
 	"github.com/gantrygw/gantry/internal/config"
 	"github.com/gantrygw/gantry/internal/gateway"
 )
@@ -75,8 +78,8 @@ type serveOptions struct {
 	path  string // "" when the config is not from a file (proxy, demo)
 	watch bool
 	log   *slog.Logger
-	// ready, when set, is called once the gateway serves.
-	ready func(g *gateway.Gateway)
+	// ready, when set, is called once the gateway serves, with the admin address ("" if none).
+	ready func(g *gateway.Gateway, admin string)
 }
 
 // serve runs the gateway until SIGINT/SIGTERM, reloading on SIGHUP and file changes.
@@ -94,8 +97,13 @@ func serve(o serveOptions) int {
 		l := o.cfg.Listeners[name]
 		o.log.Info("listening", "listener", name, "protocol", l.Protocol, "address", g.Addr(name).String())
 	}
+	adm, admAddr, code := startAdmin(g, o)
+	if code != exitOK {
+		g.Shutdown(context.Background()) //nolint:errcheck // not serving yet
+		return code
+	}
 	if o.ready != nil {
-		o.ready(g)
+		o.ready(g, admAddr)
 	}
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -128,6 +136,9 @@ func serve(o serveOptions) int {
 				}
 				reload(g, o, "SIGHUP")
 				continue
+			}
+			if adm != nil {
+				adm.Shutdown(context.Background()) //nolint:errcheck // best effort on exit
 			}
 			return shutdown(g, o, sigs)
 		}
@@ -187,4 +198,41 @@ func sortedNames[V any](m map[string]V) []string {
 		}
 	}
 	return names
+}
+
+// startAdmin serves the admin API and dashboard when the config has an admin section.
+// The section is read at start; changing it needs a restart.
+func startAdmin(g *gateway.Gateway, o serveOptions) (*admin.Server, string, int) {
+	ac := o.cfg.Admin
+	if ac == nil {
+		return nil, "", exitOK
+	}
+	if err := admin.CheckAddress(ac.Address, ac.Token); err != nil {
+		o.log.Error("admin listener refused", "err", err)
+		return nil, "", exitFailure
+	}
+	ln, err := net.Listen("tcp", ac.Address)
+	if err != nil {
+		o.log.Error("admin listener did not start", "err", err)
+		return nil, "", exitFailure
+	}
+	var reloadFn func() (config.Changes, error)
+	if o.path != "" {
+		reloadFn = func() (config.Changes, error) {
+			cfg, err := config.Load(o.path)
+			if err != nil {
+				g.ReloadFailed(err)
+				return config.Changes{}, err
+			}
+			return g.Reload(cfg)
+		}
+	}
+	adm := admin.New(admin.Options{Gateway: g, Reload: reloadFn, Token: ac.Token, Logger: o.log, Version: versionString(), Dashboard: true})
+	go func() {
+		if err := adm.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			o.log.Error("admin listener stopped", "err", err)
+		}
+	}()
+	o.log.Info("admin listening", "address", ln.Addr().String(), "dashboard", "http://"+ln.Addr().String()+"/")
+	return adm, ln.Addr().String(), exitOK
 }

@@ -118,7 +118,7 @@ routes:
 func TestDemoAnswers(t *testing.T) {
 	addr := freePort(t)
 	start := time.Now()
-	p := startGantry(t, "demo", "--listen", addr)
+	p := startGantry(t, "demo", "--listen", addr, "--admin", "127.0.0.1:0")
 	resp := waitHTTP(t, "http://"+addr+"/api/products/42", 200)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -129,6 +129,13 @@ func TestDemoAnswers(t *testing.T) {
 		t.Fatalf("demo answer %s does not show the rewritten path /products/42", body)
 	}
 	p.waitOutput(t, `curl http://`+regexp.QuoteMeta(addr))
+	dash := regexp.MustCompile(`Dashboard: (http://127\.0\.0\.1:\d+/)`).FindStringSubmatch(p.waitOutput(t, `Dashboard: http://127\.0\.0\.1:\d+/`))
+	resp = waitHTTP(t, dash[1], 200)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "<html") {
+		t.Fatalf("dashboard %s did not serve a page: %.200s", dash[1], page)
+	}
 	stop(t, p)
 }
 
