@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -135,6 +136,7 @@ func openLogFile(path string) (*os.File, error) {
 // logEntry is the fixed-size copy of a Record that travels to the writer. Strings are
 // shared, not copied: Go strings are immutable.
 type logEntry struct {
+	buf       []byte // owns the bytes the string fields below view
 	start     time.Time
 	requestID string
 	traceID   TraceID
@@ -189,15 +191,30 @@ func (l *AccessLog) drop() {
 
 // fillEntry copies what the log needs from rec.
 func fillEntry(e *logEntry, rec *Record) {
+	// A Record's strings may view a connection's reused read buffer (the HTTP/1.1
+	// engine's zero-copy request view), valid only until End returns; the entry is
+	// written later, so it copies their bytes into its own buffer, which the slot
+	// keeps from one use to the next (no allocation once grown).
+	buf := e.buf[:0]
+	buf = append(buf, rec.RequestID...)
+	buf = append(buf, rec.Consumer...)
+	buf = append(buf, rec.Method...)
+	buf = append(buf, rec.Host...)
+	buf = append(buf, rec.Path...)
+	o1 := len(rec.RequestID)
+	o2 := o1 + len(rec.Consumer)
+	o3 := o2 + len(rec.Method)
+	o4 := o3 + len(rec.Host)
 	*e = logEntry{
+		buf:       buf,
 		start:     rec.Start,
-		requestID: rec.RequestID,
+		requestID: bufView(buf, 0, o1),
 		traceID:   rec.Trace.TraceID,
 		clientIP:  rec.ClientIP,
-		consumer:  rec.Consumer,
-		method:    rec.Method,
-		host:      rec.Host,
-		path:      rec.Path,
+		consumer:  bufView(buf, o1, o2-o1),
+		method:    bufView(buf, o2, o3-o2),
+		host:      bufView(buf, o3, o4-o3),
+		path:      bufView(buf, o4, len(rec.Path)),
 		route:     rec.routeName(),
 		upstream:  rec.upstreamName(),
 		target:    rec.Target,
@@ -209,6 +226,14 @@ func fillEntry(e *logEntry, rec *Record) {
 		duration:  rec.Duration,
 		upstreamD: rec.UpstreamDuration,
 	}
+}
+
+// bufView is the string of buf[off:off+n] without a copy; buf must not change after.
+func bufView(buf []byte, off, n int) string {
+	if n == 0 {
+		return ""
+	}
+	return unsafe.String(&buf[off], n)
 }
 
 // Dropped returns how many records were dropped so far.

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,8 +54,9 @@ func (r *recentErrors) add(rec *Record) {
 	if n > s.seq { // a slower writer of an older lap must not overwrite a newer record
 		s.seq = n
 		s.rec = ErrorRecord{
-			Time: rec.Start, RequestID: rec.RequestID, Route: rec.routeName(), Upstream: rec.upstreamName(),
-			Method: rec.Method, Host: rec.Host, Path: rec.Path, Target: rec.Target,
+			// Clones: a Record's strings may view a connection's reused read buffer.
+			Time: rec.Start, RequestID: strings.Clone(rec.RequestID), Route: rec.routeName(), Upstream: rec.upstreamName(),
+			Method: strings.Clone(rec.Method), Host: strings.Clone(rec.Host), Path: strings.Clone(rec.Path), Target: rec.Target,
 			Status: rec.Status, Reason: rec.Reason, Duration: rec.Duration,
 		}
 	}

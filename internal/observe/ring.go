@@ -78,8 +78,11 @@ func (r *ring) pop(e *logEntry) bool {
 	if int64(s.seq.Load()-(pos+1)) < 0 {
 		return false
 	}
+	// The consumer is done with its previous entry: its byte buffer goes back into the
+	// slot for the next producer, so buffers circulate instead of being allocated.
+	spare := e.buf[:0]
 	*e = s.e
-	s.e = logEntry{}              // drop string references for the GC
+	s.e = logEntry{buf: spare}    // drop string references for the GC
 	s.seq.Store(pos + r.mask + 1) // free the slot for the producer one lap later
 	r.head.Store(pos + 1)
 	return true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -130,13 +131,13 @@ func (t *Tracer) start(ctx context.Context, parent TraceContext, hasParent bool,
 	)
 	if span.IsRecording() {
 		attrs := []attribute.KeyValue{
-			attribute.String("url.path", rec.Path),
-			attribute.String("server.address", rec.Host),
+			attribute.String("url.path", strings.Clone(rec.Path)),
+			attribute.String("server.address", strings.Clone(rec.Host)),
 		}
 		// Semantic conventions: unknown methods are "_OTHER", the original kept beside.
 		if method == "OTHER" {
 			attrs = append(attrs, attribute.String("http.request.method", "_OTHER"),
-				attribute.String("http.request.method_original", rec.Method))
+				attribute.String("http.request.method_original", strings.Clone(rec.Method)))
 		} else {
 			attrs = append(attrs, attribute.String("http.request.method", method))
 		}
@@ -172,7 +173,7 @@ func (t *Tracer) end(rec *Record) {
 			attribute.String("gantry.route", rec.routeName()),
 			attribute.String("gantry.upstream", rec.upstreamName()),
 			attribute.String("gantry.target", rec.Target),
-			attribute.String("gantry.request_id", rec.RequestID),
+			attribute.String("gantry.request_id", strings.Clone(rec.RequestID)),
 			attribute.Int("gantry.retries", rec.Retries),
 		)
 		errType := ""
