@@ -199,7 +199,7 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 			IdleTimeout:       lc.Timeouts.Idle.D(),
 			// Streams (SSE, long polls) may be quiet for minutes; a stalled peer is cut
 			// after this long without progress.
-			StallTimeout:   5 * time.Minute,
+			StallTimeout:       5 * time.Minute,
 			MaxHeaderBytes:     int(lc.Limits.MaxHeaderBytes),
 			MaxHeaderCount:     lc.Limits.MaxHeaderCount,
 			MaxURILength:       int(lc.Limits.MaxURILength),
