@@ -36,6 +36,18 @@
 // health checkers stop and their idle upstream connections close; in-flight work on
 // them finishes.
 //
+// # Engines
+//
+// A plain-HTTP listener (engine: fast, the default) hands every connection to the
+// dedicated HTTP/1.1 engine (internal/h1); fast.go adapts the request path above to it
+// (the engine parses and forwards, fastHandler decides). Whatever the engine does not
+// do (h2c, upgrades, body matching, and routes whose features only the net/http proxy
+// has: TLS/h2c upstreams, sticky cookies, breakers, request and per-try timeouts) goes
+// to the listener's net/http server through Fallback, so behaviour never depends on the
+// engine. TLS listeners and engine: standard use net/http only. Either way the hardening
+// checks (hardening.go, framing.go) hold: the engine's parser is as strict, and the
+// net/http server sits behind the raw framing check and admit.
+//
 // # Concurrency
 //
 // Reload and Shutdown are serialised by a mutex; the request path takes no lock. A

@@ -30,7 +30,7 @@ func backend(t *testing.T, name string) *httptest.Server {
 
 func hostport(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
 
-func parse(t *testing.T, yaml string) *config.Config {
+func parse(t testing.TB, yaml string) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {

@@ -98,3 +98,39 @@ routes:
 		})
 	}
 }
+
+// TestRedirectHTTP: tls.redirect_http answers plain HTTP with a 308 to the TLS listener,
+// keeping path and query.
+func TestRedirectHTTP(t *testing.T) {
+	be := testbackend.StartHTTP(t, testbackend.HTTPOptions{Name: "be"})
+	certFile, keyFile, _ := selfSigned(t, t.TempDir(), "gw.test")
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := probe.Addr().String()
+	probe.Close()
+	g := start(t, parse(t, fmt.Sprintf(`
+listeners:
+  secure:
+    address: "127.0.0.1:0"
+    tls:
+      certificates: [{ cert_file: %q, key_file: %q }]
+      redirect_http: %q
+upstreams:
+  app: { targets: [%q] }
+routes:
+  - { name: all, upstream: app }
+`, certFile, keyFile, plain, be.URL)))
+	_, tlsPort, _ := net.SplitHostPort(g.Addr("secure").String())
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get("http://" + plain + "/a/b?x=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	want := "https://127.0.0.1:" + tlsPort + "/a/b?x=1"
+	if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
+		t.Fatalf("GET = %d Location %q, want 308 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+}

@@ -316,3 +316,49 @@ func newSlowBackend(t *testing.T, arrived chan<- struct{}, release <-chan struct
 	})
 	return rec.URL
 }
+
+// TestProxyTCPMode: `gantry proxy --tcp` relays raw TCP to host:port targets, skipping
+// one that refuses connections.
+func TestProxyTCPMode(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	dead := freePort(t)
+	addr := freePort(t)
+	startGantry(t, "proxy", "--tcp", "--listen", addr, "--to", dead, "--to", echo.Addr().String())
+	deadline := time.Now().Add(15 * time.Second)
+	for i := 0; i < 4; {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("gantry proxy --tcp never listened: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		msg := fmt.Sprintf("ping %d", i)
+		io.WriteString(c, msg)
+		c.(*net.TCPConn).CloseWrite()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || string(got) != msg {
+			t.Fatalf("connection %d: echo = %q, %v; want %q", i, got, err, msg)
+		}
+		i++
+	}
+}
