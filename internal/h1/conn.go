@@ -55,6 +55,9 @@ type conn struct {
 	clLeft     int64
 	closeAfter bool
 	handedOff  bool
+	// small is the read buffer of an idle keep-alive connection (see idleReadBuf).
+	small   [256]byte
+	onSmall bool
 }
 
 func (c *conn) init(s *Server, nc net.Conn) {
@@ -62,7 +65,7 @@ func (c *conn) init(s *Server, nc net.Conn) {
 	c.state.Store(stateIdle)
 	c.fresh.Store(true)
 	c.born = time.Now()
-	c.nreq, c.handedOff, c.closeAfter = 0, false, false
+	c.nreq, c.handedOff, c.closeAfter, c.onSmall = 0, false, false, false
 	c.dl = deadline{d: s.o.StallTimeout}
 	c.rbp = readBufPool.Get().(*[]byte)
 	c.br = reader{c: nc, buf: *c.rbp}
@@ -196,6 +199,7 @@ func (c *conn) next() bool {
 		if !c.state.CompareAndSwap(stateActive, stateIdle) || s.shutting.Load() {
 			return false
 		}
+		c.idleReadBuf()
 		c.dl.readFor(c.c, s.o.IdleTimeout)
 	}
 	for {
@@ -221,6 +225,9 @@ func (c *conn) next() bool {
 		n, err := c.c.Read(b.buf[b.w:])
 		if n > 0 {
 			b.w += n
+			if c.onSmall {
+				c.busyReadBuf()
+			}
 			if !c.setActive() {
 				return false
 			}
@@ -230,6 +237,27 @@ func (c *conn) next() bool {
 		return false
 	}
 	return c.serveRequest()
+}
+
+// idleReadBuf gives the pooled read buffer back while a keep-alive connection waits
+// for its next request, and waits on a small array inside the conn instead: an idle
+// connection then holds 256 bytes rather than 4 KiB (docs/performance.md, memory).
+// Nothing is buffered here (the caller checked b.w == 0).
+func (c *conn) idleReadBuf() {
+	if c.rbp != nil {
+		readBufPool.Put(c.rbp)
+		c.rbp = nil
+	}
+	c.br.buf, c.br.r, c.br.w = c.small[:], 0, 0
+	c.onSmall = true
+}
+
+// busyReadBuf moves what arrived into a pooled read buffer once the connection is busy.
+func (c *conn) busyReadBuf() {
+	c.rbp = readBufPool.Get().(*[]byte)
+	n := copy(*c.rbp, c.br.buf[:c.br.w])
+	c.br.buf, c.br.w = *c.rbp, n
+	c.onSmall = false
 }
 
 // growReadBuf replaces the read buffer with a larger one, up to max. The old buffer is
