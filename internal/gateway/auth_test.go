@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +59,8 @@ routes:
 				{name: "no credential", want: 401, challenge: true},
 				{name: "expired token", authz: "Bearer " + token("orders:read", -time.Hour), want: 401, challenge: true},
 				{name: "bad signature", authz: "Bearer " + token("orders:read", time.Hour) + "x", want: 401, challenge: true},
-				{name: "missing scope", authz: "Bearer " + token("profile", time.Hour), want: 403},
+				// RFC 6750 section 3.1: a 403 for a missing scope still names the scope.
+				{name: "missing scope", authz: "Bearer " + token("profile", time.Hour), want: 403, challenge: true},
 				{name: "allowed", authz: "Bearer " + token("orders:read profile", time.Hour), want: 200, wantConsumer: "alice"},
 			}
 			for _, tc := range tests {
@@ -77,8 +79,12 @@ routes:
 					if resp.StatusCode != tc.want {
 						t.Fatalf("status = %d, want %d (%s)", resp.StatusCode, tc.want, body)
 					}
-					if got := resp.Header.Get("WWW-Authenticate"); (got != "") != tc.challenge {
+					got := resp.Header.Get("WWW-Authenticate")
+					if (got != "") != tc.challenge {
 						t.Fatalf("WWW-Authenticate = %q, want present=%v", got, tc.challenge)
+					}
+					if tc.want == 403 && !strings.Contains(got, `error="insufficient_scope"`) {
+						t.Fatalf("WWW-Authenticate = %q, want error=\"insufficient_scope\"", got)
 					}
 					if tc.want != 200 {
 						return

@@ -151,7 +151,7 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 				errs = append(errs, fmt.Errorf("listener %s: tls.redirect_http: %w", name, err))
 				continue
 			}
-			l.redirect = g.newRedirectListener(lc, rs)
+			l.redirect = g.newRedirectListener(lc, rs, sock.ln.Addr())
 		}
 		next[name] = l
 	}
@@ -242,8 +242,8 @@ func (g *Gateway) newUDPListener(lc *config.Listener, pc net.PacketConn) *listen
 
 // newRedirectListener serves plain HTTP on sock, redirecting every request to the TLS
 // listener lc (308, same host and path).
-func (g *Gateway) newRedirectListener(lc *config.Listener, sock *socket) *listener {
-	_, port, _ := net.SplitHostPort(lc.Address)
+func (g *Gateway) newRedirectListener(lc *config.Listener, sock *socket, tlsAddr net.Addr) *listener {
+	_, port, _ := net.SplitHostPort(tlsAddr.String()) // the bound port, also for ":0"
 	rc := &config.Listener{Name: lc.Name + "-redirect", Address: lc.TLS.RedirectHTTP, Protocol: config.ProtocolHTTP, Timeouts: lc.Timeouts}
 	l := &listener{cfg: rc, sock: sock, served: make(chan struct{}), conns: newConnTracker()}
 	l.srv = &http.Server{
