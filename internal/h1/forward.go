@@ -442,27 +442,8 @@ func (c *conn) copyChunked(u *upConn, outChunked bool) error {
 	c.ucr.reset(&u.br)
 	u.br.fl = &c.cw
 	u.dl.read(u.c)
-	cb := c.copyBuf()
-	for {
-		n, err := c.ucr.Read(cb)
-		if n > 0 {
-			var werr error
-			if outChunked {
-				werr = c.cw.chunk(cb[:n])
-			} else {
-				werr = c.cw.write(cb[:n])
-			}
-			if werr != nil {
-				return werr
-			}
-			c.res.BytesOut += int64(n)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
+	if err := c.pump(&c.ucr, outChunked); err != nil {
+		return err
 	}
 	if outChunked {
 		_ = c.cw.write(lastChunk)
@@ -475,9 +456,22 @@ func (c *conn) copyChunked(u *upConn, outChunked bool) error {
 func (c *conn) copyUntilClose(u *upConn, outChunked bool) error {
 	u.br.fl = &c.cw
 	u.dl.read(u.c)
+	if err := c.pump(&u.br, outChunked); err != nil {
+		return err
+	}
+	if outChunked {
+		_ = c.cw.write(lastChunk)
+		return c.cw.write(crlf)
+	}
+	return nil
+}
+
+// pump copies a response body from src to the client until src's EOF, re-chunking it
+// when outChunked, and counts the bytes.
+func (c *conn) pump(src io.Reader, outChunked bool) error {
 	cb := c.copyBuf()
 	for {
-		n, err := u.br.read(cb)
+		n, err := src.Read(cb)
 		if n > 0 {
 			var werr error
 			if outChunked {
@@ -491,17 +485,12 @@ func (c *conn) copyUntilClose(u *upConn, outChunked bool) error {
 			c.res.BytesOut += int64(n)
 		}
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if outChunked {
-		_ = c.cw.write(lastChunk)
-		return c.cw.write(crlf)
-	}
-	return nil
 }
 
 func appendStatusLineBytes(b []byte, status int, reason []byte) []byte {

@@ -53,6 +53,9 @@ func (b *reader) fill() error {
 	return err
 }
 
+// Read is read, as an io.Reader (for pump).
+func (b *reader) Read(p []byte) (int, error) { return b.read(p) }
+
 // read copies buffered bytes into p, or reads the conn straight into p when nothing is
 // buffered and p is large (no double copy for bodies). It never returns more than
 // len(p) bytes, so a caller limiting p to a message's length never over-reads.

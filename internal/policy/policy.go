@@ -3,6 +3,7 @@ package policy
 import (
 	"crypto/tls"
 	"net/netip"
+	"strings"
 )
 
 // Header is the header view policies read and change. net/http's http.Header satisfies it.
@@ -24,6 +25,28 @@ type Consumer struct {
 	Meta map[string]string
 	// Scopes are the consumer's configured scopes (authz adds a JWT's scope/scp claim).
 	Scopes []string
+}
+
+// LookupClaim reads a claim, following dots into objects ("realm_access.roles") when
+// no top-level claim has the dotted name; nil when absent.
+func LookupClaim(claims map[string]any, name string) any {
+	if claims == nil {
+		return nil
+	}
+	if v, ok := claims[name]; ok {
+		return v
+	}
+	var cur any = claims
+	for part := range strings.SplitSeq(name, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		if cur, ok = m[part]; !ok {
+			return nil
+		}
+	}
+	return cur
 }
 
 // Request is the view of one request that policies act on. The caller owns it; a policy

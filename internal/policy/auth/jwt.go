@@ -238,31 +238,13 @@ func (j *jwtAuth) reason(t *jwt.Token, err error) Reason {
 // travel safely in a header are left out (their client copies were already removed).
 func (j *jwtAuth) forwardClaims(h policy.Header, claims jwt.MapClaims) {
 	for _, f := range j.forward {
-		v, ok := claimString(lookupClaim(claims, f.claim))
+		v, ok := claimString(policy.LookupClaim(claims, f.claim))
 		if ok && safeHeaderValue(v) {
 			h.Set(f.header, v)
 		}
 	}
 }
 
-// lookupClaim reads a claim, following dots into objects ("realm_access.roles") when
-// no top-level claim has the dotted name.
-func lookupClaim(claims map[string]any, name string) any {
-	if v, ok := claims[name]; ok {
-		return v
-	}
-	var cur any = claims
-	for part := range strings.SplitSeq(name, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		if cur, ok = m[part]; !ok {
-			return nil
-		}
-	}
-	return cur
-}
 
 // claimString renders a claim for a header: strings as they are, numbers and booleans
 // in JSON form, arrays of those comma-joined, anything else as compact JSON.

@@ -111,7 +111,7 @@ func (p *Policy) Apply(r *policy.Request) *policy.Answer {
 		}
 	}
 	for _, rule := range p.claims {
-		if !claimMatches(lookupClaim(c.Claims, rule.name), rule.allowed) {
+		if !claimMatches(policy.LookupClaim(c.Claims, rule.name), rule.allowed) {
 			return p.denied
 		}
 	}
@@ -149,27 +149,6 @@ func hasScope(c *policy.Consumer, want string) bool {
 	return false
 }
 
-// lookupClaim reads a claim, following dots into objects ("realm_access.roles") when
-// no top-level claim has the dotted name.
-func lookupClaim(claims map[string]any, name string) any {
-	if claims == nil {
-		return nil
-	}
-	if v, ok := claims[name]; ok {
-		return v
-	}
-	var cur any = claims
-	for part := range strings.SplitSeq(name, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		if cur, ok = m[part]; !ok {
-			return nil
-		}
-	}
-	return cur
-}
 
 // claimMatches: a scalar claim must equal an allowed value; an array claim must hold one.
 // Numbers and booleans compare in their JSON text form ("42", "true").
