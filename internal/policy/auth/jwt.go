@@ -245,7 +245,6 @@ func (j *jwtAuth) forwardClaims(h policy.Header, claims jwt.MapClaims) {
 	}
 }
 
-
 // claimString renders a claim for a header: strings as they are, numbers and booleans
 // in JSON form, arrays of those comma-joined, anything else as compact JSON.
 func claimString(v any) (string, bool) {

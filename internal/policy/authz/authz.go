@@ -149,7 +149,6 @@ func hasScope(c *policy.Consumer, want string) bool {
 	return false
 }
 
-
 // claimMatches: a scalar claim must equal an allowed value; an array claim must hold one.
 // Numbers and booleans compare in their JSON text form ("42", "true").
 func claimMatches(v any, allowed []string) bool {
