@@ -60,11 +60,11 @@ Gantry demo is running: gateway on %[1]s, three demo backends behind it.
 Try:
   curl %[1]s/api/products/42                 # param route, rewritten to /products/42
   curl %[1]s/api/products/list               # round robin over shop1 and shop2 (run it twice)
-  curl -H 'X-Canary: 1' %[1]s/api/products/x # header match sends it to orders
+  curl -H 'X-Canary: 1' %[1]s/api/products/42/reviews  # header match sends it to orders
   curl -X POST %[1]s/api/orders/new          # strip_prefix: orders sees /orders/new
   curl -d '{"operation":"ping"}' %[1]s/api/rpc  # routed on a JSON body field
   curl -i %[1]s/nowhere                      # 404 problem+json with a request id
-  curl -i -X DELETE %[1]s/api/products/42    # 405 with Allow
+  curl -i -X DELETE %[1]s/api/orders/7       # 405 with Allow
 
 See the config: gantry demo --print-config. Stop with Ctrl-C.
 `, base)

@@ -362,3 +362,47 @@ func TestProxyTCPMode(t *testing.T) {
 		i++
 	}
 }
+
+// TestDemoCommandsDoWhatTheySay runs the curl commands the demo prints (as HTTP
+// requests) and checks each does what its comment promises.
+func TestDemoCommandsDoWhatTheySay(t *testing.T) {
+	addr := freePort(t)
+	p := startGantry(t, "demo", "--listen", addr, "--admin", "")
+	waitHTTP(t, "http://"+addr+"/api/products/1", 200).Body.Close()
+	base := "http://" + addr
+	tests := []struct {
+		name       string
+		method     string
+		path       string
+		header     string
+		body       string
+		wantStatus int
+		want       string
+	}{
+		{name: "param route rewritten", method: "GET", path: "/api/products/42", wantStatus: 200, want: `"path": "/products/42"`},
+		{name: "canary header", method: "GET", path: "/api/products/42/reviews", header: "1", wantStatus: 200, want: `"backend": "orders"`},
+		{name: "no canary header", method: "GET", path: "/api/products/42/reviews", wantStatus: 200, want: `"backend": "shop`},
+		{name: "strip prefix", method: "POST", path: "/api/orders/new", wantStatus: 200, want: `"path": "/orders/new"`},
+		{name: "json body route", method: "POST", path: "/api/rpc", body: `{"operation":"ping"}`, wantStatus: 200, want: `"backend": "orders"`},
+		{name: "404", method: "GET", path: "/nowhere", wantStatus: 404, want: `"reason":"no_route"`},
+		{name: "405", method: "DELETE", path: "/api/orders/7", wantStatus: 405, want: `"reason":"method_not_allowed"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+			if tc.header != "" {
+				req.Header.Set("X-Canary", tc.header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus || !strings.Contains(string(b), tc.want) {
+				t.Fatalf("%s %s = %d %s; want %d containing %s", tc.method, tc.path, resp.StatusCode, b, tc.wantStatus, tc.want)
+			}
+		})
+	}
+	stop(t, p)
+}
