@@ -479,6 +479,10 @@ func validateSecurity(c *Config, ps *Problems) {
 	for _, l := range sortedListeners(c.Listeners) {
 		if l.IPFilter != nil {
 			validateIPFilter(l.IPFilter, ps)
+			if l.Protocol == ProtocolUDP {
+				// Not enforced on UDP sessions yet: refusing it beats a filter that silently does nothing.
+				ps.AddField(l.At, "ip_filter", "ip_filter is not supported on udp listeners")
+			}
 		}
 	}
 	for _, r := range c.Routes {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/gantrygw/gantry/internal/h1"
 	"github.com/gantrygw/gantry/internal/l4"
 	"github.com/gantrygw/gantry/internal/observe"
+	"github.com/gantrygw/gantry/internal/policy/ipfilter"
 	"github.com/gantrygw/gantry/internal/proxyproto"
 	"github.com/gantrygw/gantry/internal/tlsconf"
 )
@@ -39,8 +41,10 @@ type listener struct {
 	// redirect is the plain-HTTP listener that redirects to this TLS one (tls.redirect_http).
 	redirect *listener
 	tcp      *l4.TCPServer
-	udp      *l4.UDPServer
-	pc       net.PacketConn // udp
+	// tcpFilter is a tcp listener's ip_filter, applied to the TCP peer at accept.
+	tcpFilter *ipfilter.Filter
+	udp       *l4.UDPServer
+	pc        net.PacketConn // udp
 
 	startOnce sync.Once
 	served    chan struct{} // closed when the serve goroutine returns
@@ -137,7 +141,7 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 		}
 		var l *listener
 		if lc.Protocol == config.ProtocolTCP {
-			l = g.newTCPListener(lc, sock)
+			l, err = g.newTCPListener(lc, sock)
 		} else {
 			l, err = g.newHTTPListener(lc, sock)
 		}
@@ -222,14 +226,21 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 	return l, nil
 }
 
-func (g *Gateway) newTCPListener(lc *config.Listener, sock *socket) *listener {
-	return &listener{cfg: lc, sock: sock, served: make(chan struct{}), tcp: l4.NewTCP(l4.TCPOptions{
+func (g *Gateway) newTCPListener(lc *config.Listener, sock *socket) (*listener, error) {
+	var filter *ipfilter.Filter
+	if lc.IPFilter != nil {
+		var err error
+		if filter, err = ipfilter.New(lc.IPFilter); err != nil {
+			return nil, err
+		}
+	}
+	return &listener{cfg: lc, sock: sock, served: make(chan struct{}), tcpFilter: filter, tcp: l4.NewTCP(l4.TCPOptions{
 		Listener:            lc.Name,
 		IdleTimeout:         lc.Timeouts.Idle.D(),
 		MaxConnections:      lc.Limits.MaxConnections,
 		AcceptProxyProtocol: lc.ProxyProtocol,
 		Logger:              g.log.With("listener", lc.Name),
-	})}
+	})}, nil
 }
 
 func (g *Gateway) newUDPListener(lc *config.Listener, pc net.PacketConn) *listener {
@@ -314,6 +325,9 @@ func (l *listener) start() {
 			}()
 		} else if l.srv != nil {
 			ln = &trackListener{Listener: hard(ln), t: l.conns} // outermost: sees the conn the server sees
+		}
+		if l.tcpFilter != nil {
+			ln = &filterListener{Listener: ln, f: l.tcpFilter}
 		}
 		go func() {
 			defer close(l.served)
@@ -400,6 +414,26 @@ func (l *listener) drainHTTP(ctx context.Context, served chan struct{}) error {
 		l.srv.Close()
 	}
 	return err
+}
+
+// filterListener closes connections from TCP peers a tcp listener's ip_filter denies.
+// It returns the accepted *net.TCPConn itself, so the splice path stays.
+type filterListener struct {
+	net.Listener
+	f *ipfilter.Filter
+}
+
+func (l *filterListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil && l.f.Allowed(ap.Addr().Unmap()) {
+			return c, nil
+		}
+		c.Close()
+	}
 }
 
 // countListener keeps a listener's active-connections gauge for the HTTP/1.1 engine.

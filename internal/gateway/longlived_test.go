@@ -110,3 +110,37 @@ routes:
 	}
 	roundTrip("after-second")
 }
+
+// TestTCPListenerIPFilter: a tcp listener's ip_filter closes denied peers at accept.
+func TestTCPListenerIPFilter(t *testing.T) {
+	echo := testbackend.StartTCPEcho(t)
+	for _, tc := range []struct {
+		name   string
+		filter string
+		want   bool
+	}{
+		{name: "allowed", filter: `{ allow: ["127.0.0.0/8"] }`, want: true},
+		{name: "denied", filter: `{ deny: ["127.0.0.1/32"] }`, want: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := start(t, parse(t, fmt.Sprintf(`
+listeners:
+  db: { address: "127.0.0.1:0", protocol: tcp, upstream: echo, ip_filter: %s }
+upstreams:
+  echo: { targets: [%q] }
+`, tc.filter, echo.Addr())))
+			c, err := net.Dial("tcp", g.Addr("db").String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, "hi")
+			c.(*net.TCPConn).CloseWrite()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got, _ := io.ReadAll(c)
+			if (string(got) == "hi") != tc.want {
+				t.Fatalf("echo = %q, want relayed=%v", got, tc.want)
+			}
+		})
+	}
+}
