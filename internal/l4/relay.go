@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -34,6 +35,7 @@ const spliceOK = runtime.GOOS == "linux"
 // IdleTimeout and IdleTimeout+tick after its last byte.
 type relay struct {
 	last atomic.Int64 // unix nanos of the last observed activity
+	dirs [2]direction // client→target, target→client
 	wg   sync.WaitGroup
 	in   int64
 
@@ -49,10 +51,10 @@ func (r *relay) run(client, up net.Conn, idle time.Duration) (in, out int64, err
 	go func() {
 		defer r.wg.Done()
 		var err error
-		r.in, err = r.pipe(up, client, idle)
+		r.in, err = r.pipe(up, client, &r.dirs[0], idle)
 		r.finish(up, client, err)
 	}()
-	out, err = r.pipe(client, up, idle)
+	out, err = r.pipe(client, up, &r.dirs[1], idle)
 	r.finish(client, up, err)
 	r.wg.Wait()
 	return r.in, out, r.err
@@ -81,7 +83,7 @@ func (r *relay) finish(dst, src net.Conn, err error) {
 }
 
 // pipe copies src to dst until EOF (nil error) or failure.
-func (r *relay) pipe(dst, src net.Conn, idle time.Duration) (int64, error) {
+func (r *relay) pipe(dst, src net.Conn, st *direction, idle time.Duration) (int64, error) {
 	tick := max(idle/4, time.Millisecond) // a zero tick would spin
 	var total int64
 	for {
@@ -90,7 +92,7 @@ func (r *relay) pipe(dst, src net.Conn, idle time.Duration) (int64, error) {
 				return total, err
 			}
 		}
-		n, err := copyOnce(dst, src)
+		n, err := copyOnce(dst, src, st)
 		total += n
 		if n > 0 {
 			r.last.Store(time.Now().UnixNano())
@@ -108,12 +110,21 @@ func (r *relay) pipe(dst, src net.Conn, idle time.Duration) (int64, error) {
 	}
 }
 
-// copyOnce copies until EOF, error or deadline, by splice when both ends are TCP.
-func copyOnce(dst, src net.Conn) (int64, error) {
+// copyOnce copies until EOF (nil error), error or deadline. st carries the
+// direction's hybrid state across calls.
+//
+// Between TCP conns on Linux it is a hybrid. Small reads (the request/response
+// traffic of most TCP services) go through a pooled buffer taken only while bytes
+// are in hand: for a few hundred bytes read+write costs less than splice(2), which
+// needs two splices through a pipe and holds that pipe (two descriptors) for the
+// whole session. The first read that fills the buffer marks the direction as bulk,
+// and from then on (*net.TCPConn).ReadFrom moves the bytes with splice, never
+// entering user space.
+func copyOnce(dst, src net.Conn, st *direction) (int64, error) {
 	if spliceOK {
 		if d, ok := dst.(*net.TCPConn); ok {
-			if _, ok := src.(*net.TCPConn); ok {
-				return d.ReadFrom(src)
+			if s, ok := src.(*net.TCPConn); ok {
+				return st.hybrid(d, s)
 			}
 		}
 	}
@@ -121,6 +132,85 @@ func copyOnce(dst, src net.Conn) (int64, error) {
 	defer copyBufPool.Put(bp)
 	// Hide ReaderFrom/WriterTo so io.CopyBuffer really uses the pooled buffer.
 	return io.CopyBuffer(writerOnly{dst}, readerOnly{src}, *bp)
+}
+
+// smallBufSize is the hybrid copy's buffer; a read that fills it switches the
+// direction to splice.
+const smallBufSize = 16 << 10
+
+var smallBufPool = sync.Pool{New: func() any { b := make([]byte, smallBufSize); return &b }}
+
+// direction is one direction's hybrid copy state. Its read callback is built once
+// per pooled session (it is bound to this struct's address, which the pool keeps)
+// so neither a read nor a new session allocates it.
+type direction struct {
+	bulk bool
+	rc   syscall.RawConn
+	read func(fd uintptr) bool
+	buf  *[]byte // held from a successful read until its bytes are written
+	n    int
+	err  error
+}
+
+func (st *direction) hybrid(dst, src *net.TCPConn) (int64, error) {
+	if st.rc == nil {
+		rc, err := src.SyscallConn()
+		if err != nil {
+			return 0, err
+		}
+		st.rc = rc
+		if st.read == nil {
+			st.read = st.readFD // kept across session reuse, see TCPServer.handle
+		}
+	}
+	var total int64
+	for !st.bulk {
+		if err := st.rc.Read(st.read); err != nil {
+			return total, err // deadline or closed conn
+		}
+		if st.err != nil {
+			return total, os.NewSyscallError("read", st.err)
+		}
+		if st.n == 0 {
+			return total, nil // EOF
+		}
+		w, err := dst.Write((*st.buf)[:st.n])
+		total += int64(w)
+		st.bulk = st.n == len(*st.buf)
+		smallBufPool.Put(st.buf)
+		st.buf = nil
+		if err != nil {
+			return total, err
+		}
+	}
+	n, err := dst.ReadFrom(src)
+	return total + n, err
+}
+
+// readFD runs under RawConn.Read: it takes a buffer only once the socket has bytes
+// (an idle session holds none) and returns false on EAGAIN to wait for readiness.
+func (st *direction) readFD(fd uintptr) bool {
+	bp := smallBufPool.Get().(*[]byte)
+	for {
+		n, err := syscall.Read(int(fd), *bp)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			smallBufPool.Put(bp)
+			return false
+		case nil:
+			if n == 0 { // EOF
+				smallBufPool.Put(bp)
+				bp = nil
+			}
+			st.buf, st.n, st.err = bp, n, nil
+		default:
+			smallBufPool.Put(bp)
+			st.buf, st.n, st.err = nil, 0, err
+		}
+		return true
+	}
 }
 
 type writerOnly struct{ io.Writer }

@@ -1,6 +1,7 @@
 package l4
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -340,4 +341,34 @@ func TestTCPAcceptProxyProtocol(t *testing.T) {
 		expectClosed(t, c, 5*time.Second)
 		eventually(t, 5*time.Second, "failure counted", func() bool { return s.Stats().Failed == before+1 })
 	})
+}
+
+// TestTCPSmallThenBulk crosses the relay's switch from copying small reads to
+// splicing bulk ones inside one session: each message must come back whole and in
+// order, whichever path carried it.
+func TestTCPSmallThenBulk(t *testing.T) {
+	t.Parallel()
+	be := testbackend.StartTCPEcho(t)
+	_, addr := startTCP(t, TCPOptions{IdleTimeout: time.Minute}, route(be.Addr()))
+	c := dial(t, addr)
+	if err := c.SetDeadline(time.Now().Add(15 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.NewChaCha8([32]byte{3})
+	for i, size := range []int{6, 300, smallBufSize - 1, 1 << 20, 6, 4 << 10} {
+		msg := make([]byte, size)
+		_, _ = rng.Read(msg)
+		errc := make(chan error, 1)
+		go func() { _, err := c.Write(msg); errc <- err }()
+		got := make([]byte, size)
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("message %d (%d bytes): read: %v", i, size, err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatalf("message %d (%d bytes): write: %v", i, size, err)
+		}
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("message %d (%d bytes): echo differs from what was sent", i, size)
+		}
+	}
 }

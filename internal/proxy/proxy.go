@@ -148,7 +148,11 @@ func (c *call) prepare() {
 	if c.host == "" {
 		c.host = r.Host
 	}
-	if r.Body != nil && r.Body != http.NoBody {
+	// ContentLength 0 on a server request means a known-empty body. HTTP/2 requests
+	// that ended with their HEADERS frame still carry a non-nil Body; forwarding it
+	// would make the Transport probe it (a goroutine and a timer per request) to
+	// learn what the length already says.
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		c.body0.rc = r.Body
 		c.body = &c.body0
 	}
