@@ -277,7 +277,7 @@ func (c *call) try(ctx context.Context, t *balancer.Target) (res *http.Response,
 		tctx = context.WithValue(tctx, connectTimeoutKey{}, c.h.o.ConnectTimeout)
 	}
 	if c.h.tryLimit > 0 || c.upgrade != "" {
-		tctx, cancel = context.WithCancel(ctx)
+		tctx, cancel = context.WithCancel(tctx) // keeps the connect-timeout value set above
 	}
 	if c.upgrade != "" {
 		// The upgraded connection's body hides the net.Conn; its half-close needs it.

@@ -6,6 +6,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gantrygw/gantry/internal/balancer"
+	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
 // TestRouteConnectTimeout: a handler's own connect timeout bounds the dial even when the
@@ -36,5 +39,41 @@ func TestRouteConnectTimeout(t *testing.T) {
 	c.Close()
 	if got <= 0 || got > 150*time.Millisecond {
 		t.Fatalf("dial deadline in %v, want within the route's 150ms", got)
+	}
+}
+
+// TestRouteConnectTimeoutWithPerTryTimeout: the route's connect timeout still reaches
+// the dial when a per-try timeout wraps the try's context.
+func TestRouteConnectTimeoutWithPerTryTimeout(t *testing.T) {
+	t.Parallel()
+	seen := make(chan time.Duration, 1)
+	tr := NewTransport(TransportOptions{ConnectTimeout: time.Minute})
+	inner := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if to, ok := ctx.Value(connectTimeoutKey{}).(time.Duration); ok {
+			select {
+			case seen <- to:
+			default:
+			}
+		}
+		return inner(ctx, network, addr)
+	}
+	be := testbackend.StartHTTP(t, testbackend.HTTPOptions{Name: "be"})
+	g := startProxy(t, Options{
+		Picker:         &ordered{targets: []*balancer.Target{target(t, be.URL)}},
+		Transport:      tr,
+		ConnectTimeout: 150 * time.Millisecond,
+		Retry:          RetryPolicy{PerTryTimeout: time.Second},
+	}, nil)
+	if res, _ := get(t, client(t), g.URL+"/x", nil); res.StatusCode != 200 {
+		t.Fatalf("status = %d, want 200", res.StatusCode)
+	}
+	select {
+	case to := <-seen:
+		if to != 150*time.Millisecond {
+			t.Fatalf("dial saw connect timeout %v, want 150ms", to)
+		}
+	default:
+		t.Fatalf("the dial did not see the route's connect timeout (per-try timeout set)")
 	}
 }
