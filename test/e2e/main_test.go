@@ -3,41 +3,25 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gantrygw/gantry/test/binary"
 )
 
 var gantryBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gantry-e2e")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	gantryBin = filepath.Join(dir, "gantry")
-	build := exec.Command("go", "build", "-race", "-o", gantryBin, "../../cmd/gantry")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building gantry:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { binary.Main(m, &gantryBin) }
 
 // proc is a running gantry process with its output captured.
 type proc struct {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,27 +17,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gantrygw/gantry/test/binary"
 )
 
 var gantryBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gantry-hostile")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	gantryBin = filepath.Join(dir, "gantry")
-	build := exec.Command("go", "build", "-race", "-o", gantryBin, "../../cmd/gantry")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building gantry:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { binary.Main(m, &gantryBin) }
 
 // gantry is a running gantry process and the bound address of each listener.
 type gantry struct {
