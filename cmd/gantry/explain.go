@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/gantrygw/gantry/internal/config"
@@ -112,7 +114,7 @@ func printExplanation(w io.Writer, ex gateway.Explanation) {
 		row("route", "%s", ex.Route)
 		if len(ex.Params) > 0 {
 			var ps []string
-			for _, k := range sortedNames(ex.Params) {
+			for _, k := range slices.Sorted(maps.Keys(ex.Params)) {
 				ps = append(ps, k+"="+ex.Params[k])
 			}
 			row("params", "%s", strings.Join(ps, " "))

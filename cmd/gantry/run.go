@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -93,7 +95,7 @@ func serve(o serveOptions) int {
 		o.log.Error("gateway did not start", "err", err)
 		return exitFailure
 	}
-	for _, name := range sortedNames(o.cfg.Listeners) {
+	for _, name := range slices.Sorted(maps.Keys(o.cfg.Listeners)) {
 		l := o.cfg.Listeners[name]
 		o.log.Info("listening", "listener", name, "protocol", l.Protocol, "address", g.Addr(name).String())
 	}
@@ -185,19 +187,6 @@ func shutdown(g *gateway.Gateway, o serveOptions, sigs <-chan os.Signal) int {
 	}
 	o.log.Info("stopped")
 	return exitOK
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	for i := 1; i < len(names); i++ {
-		for j := i; j > 0 && names[j] < names[j-1]; j-- {
-			names[j], names[j-1] = names[j-1], names[j]
-		}
-	}
-	return names
 }
 
 // startAdmin serves the admin API and dashboard when the config has an admin section.

@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gantrygw/gantry/internal/balancer"
@@ -137,7 +139,7 @@ func ExplainConfig(cfg *config.Config, listener string, req ExplainRequest) (Exp
 	case config.EncodedSlashesReject:
 		v.normalize.RejectEncodedSlashes = true
 	}
-	for _, name := range sortedKeys(cfg.Upstreams) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Upstreams)) {
 		uc := cfg.Upstreams[name]
 		factory, err := balancer.New(uc.Balance)
 		if err != nil {
@@ -155,7 +157,7 @@ func ExplainConfig(cfg *config.Config, listener string, req ExplainRequest) (Exp
 		defer set.Close()
 		v.upstreams[name] = set
 	}
-	for _, lname := range sortedKeys(cfg.Listeners) {
+	for _, lname := range slices.Sorted(maps.Keys(cfg.Listeners)) {
 		l := cfg.Listeners[lname]
 		if l.Protocol != config.ProtocolHTTP {
 			continue
@@ -163,7 +165,7 @@ func ExplainConfig(cfg *config.Config, listener string, req ExplainRequest) (Exp
 		el := &explainListener{addr: l.Address, ipFilter: l.IPFilter != nil}
 		var rcfgs []*config.Route
 		for _, rc := range cfg.Routes {
-			if len(rc.Listeners) > 0 && !contains(rc.Listeners, lname) {
+			if len(rc.Listeners) > 0 && !slices.Contains(rc.Listeners, lname) {
 				continue
 			}
 			rcfgs = append(rcfgs, rc)
@@ -237,11 +239,11 @@ type explainRoute struct {
 func (v *explainView) pickListener(name string, u *url.URL) (string, error) {
 	if name != "" {
 		if v.listeners[name] == nil {
-			return "", fmt.Errorf("listener %q (http listeners: %s): %w", name, strings.Join(sortedKeys(v.listeners), ", "), ErrUnknownListener)
+			return "", fmt.Errorf("listener %q (http listeners: %s): %w", name, strings.Join(slices.Sorted(maps.Keys(v.listeners)), ", "), ErrUnknownListener)
 		}
 		return name, nil
 	}
-	names := sortedKeys(v.listeners)
+	names := slices.Sorted(maps.Keys(v.listeners))
 	if len(names) == 0 {
 		return "", fmt.Errorf("the config has no http listener: %w", ErrUnknownListener)
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,7 +98,7 @@ func (g *Gateway) AppendTargets(dst []observe.TargetRow) []observe.TargetRow {
 	if s == nil {
 		return dst
 	}
-	for _, name := range sortedKeys(s.upstreams) {
+	for _, name := range slices.Sorted(maps.Keys(s.upstreams)) {
 		for _, t := range s.upstreams[name].set.Targets() {
 			dst = append(dst, observe.TargetRow{Upstream: name, Target: t.URL, Healthy: t.State.Healthy(), InFlight: t.State.InFlight()})
 		}

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -75,7 +77,7 @@ func (g *Gateway) Status() Status {
 		st.UptimeSeconds = time.Since(st.Started).Seconds()
 	}
 	g.mu.Lock()
-	for _, name := range sortedKeys(g.listeners) {
+	for _, name := range slices.Sorted(maps.Keys(g.listeners)) {
 		l := g.listeners[name]
 		st.Listeners = append(st.Listeners, ListenerInfo{
 			Name: name, Protocol: l.cfg.Protocol, Address: l.cfg.Address, Bound: l.addr().String(), TLS: l.cfg.TLS != nil,
@@ -103,7 +105,7 @@ type RouteInfo struct {
 func (g *Gateway) Routes() []RouteInfo {
 	s := g.snap.Load()
 	var out []RouteInfo
-	for _, lname := range sortedKeys(s.http) {
+	for _, lname := range slices.Sorted(maps.Keys(s.http)) {
 		for _, r := range s.http[lname].routes {
 			out = append(out, RouteInfo{
 				Listener: lname,
@@ -151,7 +153,7 @@ const (
 func (g *Gateway) Upstreams() []UpstreamInfo {
 	s := g.snap.Load()
 	out := make([]UpstreamInfo, 0, len(s.upstreams))
-	for _, name := range sortedKeys(s.upstreams) {
+	for _, name := range slices.Sorted(maps.Keys(s.upstreams)) {
 		u := s.upstreams[name]
 		ui := UpstreamInfo{Name: name, Balance: u.cfg.Balance, HashKey: u.cfg.HashKey, Outlier: u.cfg.Outlier != nil, Panicking: u.set.Panicking()}
 		if u.cfg.Health != nil {
@@ -403,7 +405,7 @@ func MatchSummary(m *config.Match) string {
 		kind string
 		m    map[string]config.ValueMatch
 	}{{"header", m.Headers}, {"query", m.Query}, {"body", m.Body}} {
-		for _, name := range sortedKeys(kv.m) {
+		for _, name := range slices.Sorted(maps.Keys(kv.m)) {
 			parts = append(parts, kv.kind+":"+name+valueMatchSummary(kv.m[name]))
 		}
 	}

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -112,7 +114,7 @@ func (g *Gateway) prepareListeners(cfg *config.Config) (map[string]*listener, er
 		return sock, nil
 	}
 	var errs []error
-	for _, name := range sortedKeys(cfg.Listeners) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Listeners)) {
 		lc := cfg.Listeners[name]
 		if old := g.listeners[name]; old != nil && sameServer(old.cfg, lc) {
 			next[name] = old

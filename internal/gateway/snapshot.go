@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/gantrygw/gantry/internal/clientip"
@@ -125,7 +127,7 @@ func (g *Gateway) build(cfg *config.Config) (*Snapshot, []*upstream, error) {
 			}
 		}
 	}
-	for _, name := range sortedKeys(cfg.Upstreams) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Upstreams)) {
 		uc := cfg.Upstreams[name]
 		u, isNew, err := g.buildUpstream(uc, g.upstreams[name], l4Upstreams[name])
 		if err != nil {
@@ -137,7 +139,7 @@ func (g *Gateway) build(cfg *config.Config) (*Snapshot, []*upstream, error) {
 		s.upstreams[name] = u
 	}
 
-	for _, lname := range sortedKeys(cfg.Listeners) {
+	for _, lname := range slices.Sorted(maps.Keys(cfg.Listeners)) {
 		l := cfg.Listeners[lname]
 		if l.Protocol != config.ProtocolHTTP {
 			s.l4[lname] = l4Table(l, s.upstreams)
@@ -146,7 +148,7 @@ func (g *Gateway) build(cfg *config.Config) (*Snapshot, []*upstream, error) {
 		var rcfgs []*config.Route
 		var routes []*route
 		for _, rc := range cfg.Routes {
-			if len(rc.Listeners) > 0 && !contains(rc.Listeners, lname) {
+			if len(rc.Listeners) > 0 && !slices.Contains(rc.Listeners, lname) {
 				continue
 			}
 			key := routeKey(lname, rc.Name)
