@@ -78,7 +78,7 @@ func (h *fastHandler) Route(req *h1.Request, d *h1.Decision) {
 		for v != "" {
 			var name string
 			name, v, _ = strings.Cut(v, ",")
-			if name = strings.TrimSpace(name); name != "" && !connectionOption(name) {
+			if name = strings.Trim(name, " \t"); name != "" && !keptConnectionToken(name) {
 				d.Header.Del(name)
 			}
 		}
@@ -149,7 +149,7 @@ func (h *fastHandler) Route(req *h1.Request, d *h1.Decision) {
 				d.Kind, d.Status = h1.Answer, a.Status
 				return
 			}
-			h.answer(st, d, problem.Problem{Status: a.Status, Reason: a.Reason, Title: statusText(a.Status), Detail: a.Detail})
+			h.answer(st, d, answerProblem(a))
 			return
 		}
 		d.MaxBodyBytes = p.LimitBody
@@ -212,15 +212,11 @@ func (h *fastHandler) Done(req *h1.Request, d *h1.Decision, r *h1.Result) {
 	fastPool.Put(st)
 }
 
-// answer makes the gateway's own answer as problem+json.
+// answer makes the gateway's own answer as problem+json (d.User is st, so problemFor
+// records it).
 func (h *fastHandler) answer(st *fastState, d *h1.Decision, p problem.Problem) {
-	st.answered = true
-	st.rec.Status, st.rec.Reason = p.Status, p.Reason
 	d.Kind = h1.Answer
-	d.Status = p.Status
-	d.ContentType = problem.ContentType
-	d.Body = p.JSON(st.rec.RequestID)
-	d.RespHeader.Set("Cache-Control", "no-store")
+	problemFor(nil, d, p)
 }
 
 // fallback hands the request to net/http, which accounts for it itself.
@@ -241,20 +237,6 @@ func problemFor(req *h1.Request, d *h1.Decision, p problem.Problem) {
 	d.ContentType = problem.ContentType
 	d.Body = p.JSON(d.RequestID)
 	d.RespHeader.Set("Cache-Control", "no-store")
-}
-
-func statusText(code int) string {
-	switch code {
-	case 401:
-		return "Unauthorized"
-	case 403:
-		return "Forbidden"
-	case 413:
-		return "Request Entity Too Large"
-	case 429:
-		return "Too Many Requests"
-	}
-	return "Request refused"
 }
 
 // fastRoute reports whether the engine can serve a route exactly as net/http would; the
@@ -305,12 +287,6 @@ func fastHashKey(k balancer.Key, req *h1.Request, path string, client netip.Addr
 		}
 	}
 	return ""
-}
-
-// connectionOption reports Connection tokens that are options, not field names.
-func connectionOption(name string) bool {
-	return strings.EqualFold(name, "close") || strings.EqualFold(name, "keep-alive") ||
-		strings.EqualFold(name, "upgrade") || strings.EqualFold(name, "te")
 }
 
 func queryValue(q, name string) string {

@@ -182,8 +182,12 @@ func writeAnswer(w http.ResponseWriter, r *http.Request, a *policy.Answer, rec *
 		w.WriteHeader(a.Status)
 		return
 	}
-	p := problem.Problem{Status: a.Status, Reason: a.Reason, Title: http.StatusText(a.Status), Detail: a.Detail}
-	problem.Write(w, r, p, rec.RequestID)
+	problem.Write(w, r, answerProblem(a), rec.RequestID)
+}
+
+// answerProblem is a policy's early answer as a problem (both engines render it).
+func answerProblem(a *policy.Answer) problem.Problem {
+	return problem.Problem{Status: a.Status, Reason: a.Reason, Title: http.StatusText(a.Status), Detail: a.Detail}
 }
 
 type readCloser struct {
