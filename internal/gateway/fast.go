@@ -88,12 +88,8 @@ func (h *fastHandler) Route(req *h1.Request, d *h1.Decision) {
 	// X-Request-Id in Connection must not remove the gateway's.
 	d.Header.Set(observe.RequestIDHeader, rec.RequestID)
 
-	client := peer.Addr()
-	trusted := snap.clientIP.Trusted(client)
-	if trusted {
-		client = snap.clientIP.ClientValues(peer, req.Values("X-Forwarded-For"))
-		rec.ClientIP = client
-	}
+	client, trusted := snap.client(peer, req.Values)
+	rec.ClientIP = client
 	if rt.ipFilter != nil && !rt.ipFilter.Allowed(client) {
 		h.answer(st, d, problem.Forbidden.WithDetail("client address not allowed"))
 		return

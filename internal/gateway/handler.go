@@ -86,12 +86,8 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	}
 	// Client-supplied copies of the consumer header never reach a backend, whatever the route.
 	auth.StripConsumerHeader(r.Header, snap.consumerHeader)
-	client := peer.Addr()
-	trusted := snap.clientIP.Trusted(client)
-	if trusted {
-		client = snap.clientIP.ClientValues(peer, r.Header.Values("X-Forwarded-For"))
-		rec.ClientIP = client
-	}
+	client, trusted := snap.client(peer, r.Header.Values)
+	rec.ClientIP = client
 	if rt.ipFilter != nil && !rt.ipFilter.Allowed(client) {
 		fail(w, r, rec, problem.Forbidden.WithDetail("client address not allowed"))
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -35,6 +36,16 @@ type Snapshot struct {
 	clientIP       *clientip.Resolver
 	consumerHeader string
 	normalize      router.NormalizeOptions
+}
+
+// client resolves the client address of a request from its TCP peer: the peer itself,
+// or, when the peer is a trusted proxy, the address its X-Forwarded-For chain names.
+// trusted reports the latter case (forwarding headers are then kept and appended to).
+func (s *Snapshot) client(peer netip.AddrPort, values func(key string) []string) (client netip.Addr, trusted bool) {
+	if !s.clientIP.Trusted(peer.Addr()) {
+		return peer.Addr(), false
+	}
+	return s.clientIP.ClientValues(peer, values("X-Forwarded-For")), true
 }
 
 // httpRoutes is what one http listener's requests need.
