@@ -86,6 +86,7 @@ routes:
 	bs[1].Close()
 	waitFor(t, func() bool { return !targetStatus(g, "pool", bs[1].URL).Healthy })
 	took := time.Since(killed)
+	t.Logf("dead target marked down %v after the kill (interval %v × threshold %d = %v)", took, interval, threshold, interval*threshold)
 	// interval × threshold, plus one interval of phase, jitter and a check timeout, plus
 	// generous slack for scheduling on a busy 2-core machine.
 	if limit := interval*threshold + interval + 80*time.Millisecond + time.Second; took > limit {
