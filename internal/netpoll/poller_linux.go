@@ -1,0 +1,279 @@
+//go:build linux
+
+package netpoll
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Poller is one epoll instance and the goroutine that waits on it.
+type Poller struct {
+	epfd int
+	wake int // eventfd that wakes the loop for Close
+
+	mu     sync.Mutex
+	slots  []slot
+	free   []uint32
+	closed bool
+	done   chan struct{}
+}
+
+// slot maps the 64-bit epoll data word (index, generation) to a registration.
+// Descriptor numbers are not used as keys: the kernel may still deliver an event
+// queued for a descriptor that was removed and whose number a new registration
+// reuses; the generation drops it.
+type slot struct {
+	gen uint32
+	r   *Registration
+}
+
+// wakeIndex marks the eventfd's event.
+const wakeIndex = ^uint32(0)
+
+// Registration is one descriptor's membership in a Poller.
+type Registration struct {
+	p       *Poller
+	fd      int
+	idx     uint32
+	gen     uint32
+	h       Handler
+	oneshot bool
+}
+
+// Supported reports whether this platform has a readiness loop.
+func Supported() bool { return true }
+
+// New creates a poller and starts its goroutine.
+func New() (*Poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmtErr("epoll_create1", err)
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmtErr("eventfd", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	setKey(&ev, wakeIndex, 0)
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, fmtErr("epoll_ctl", err)
+	}
+	p := &Poller{epfd: epfd, wake: wake, done: make(chan struct{})}
+	go p.loop()
+	return p, nil
+}
+
+func setKey(ev *unix.EpollEvent, idx, gen uint32) {
+	// EpollEvent's Fd and Pad fields are the kernel's 64-bit data union.
+	ev.Fd = int32(idx)
+	ev.Pad = int32(gen)
+}
+
+func toEpoll(ev Events, oneshot bool) uint32 {
+	e := uint32(unix.EPOLLET | unix.EPOLLRDHUP)
+	if ev&Readable != 0 {
+		e |= unix.EPOLLIN
+	}
+	if ev&Writable != 0 {
+		e |= unix.EPOLLOUT
+	}
+	if oneshot {
+		e |= unix.EPOLLONESHOT
+	}
+	return e
+}
+
+func fromEpoll(e uint32) Events {
+	var ev Events
+	if e&(unix.EPOLLIN|unix.EPOLLPRI) != 0 {
+		ev |= Readable
+	}
+	if e&unix.EPOLLOUT != 0 {
+		ev |= Writable
+	}
+	if e&(unix.EPOLLHUP|unix.EPOLLRDHUP|unix.EPOLLERR) != 0 {
+		ev |= Hangup | Readable // a read reports the EOF or error at once
+	}
+	return ev
+}
+
+// Add registers fd for ev, edge-triggered: Ready is called when a condition becomes
+// true, and the handler must drain (read until EAGAIN, or until a short read) before
+// it is told again. With oneshot, the registration is disabled after one Ready until
+// Rearm. The caller keeps owning fd; call Remove before closing it.
+func (p *Poller) Add(fd int, ev Events, oneshot bool, h Handler) (*Registration, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	var idx uint32
+	if n := len(p.free); n > 0 {
+		idx = p.free[n-1]
+		p.free = p.free[:n-1]
+	} else {
+		idx = uint32(len(p.slots))
+		p.slots = append(p.slots, slot{})
+	}
+	s := &p.slots[idx]
+	r := &Registration{p: p, fd: fd, idx: idx, gen: s.gen, h: h, oneshot: oneshot}
+	s.r = r
+	p.mu.Unlock()
+
+	e := unix.EpollEvent{Events: toEpoll(ev, oneshot)}
+	setKey(&e, idx, r.gen)
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &e); err != nil {
+		p.release(r)
+		return nil, fmtErr("epoll_ctl add", err)
+	}
+	return r, nil
+}
+
+// Rearm re-enables a oneshot registration (or changes the events of any) for ev.
+func (r *Registration) Rearm(ev Events) error {
+	e := unix.EpollEvent{Events: toEpoll(ev, r.oneshot)}
+	setKey(&e, r.idx, r.gen)
+	if err := unix.EpollCtl(r.p.epfd, unix.EPOLL_CTL_MOD, r.fd, &e); err != nil {
+		return fmtErr("epoll_ctl mod", err)
+	}
+	return nil
+}
+
+// Remove ends the registration. The descriptor is not closed. Removing twice, or
+// after the descriptor was closed (which the kernel treats as removal), is not an
+// error.
+func (r *Registration) Remove() error {
+	err := unix.EpollCtl(r.p.epfd, unix.EPOLL_CTL_DEL, r.fd, nil)
+	r.p.release(r)
+	if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EBADF) {
+		return fmtErr("epoll_ctl del", err)
+	}
+	return nil
+}
+
+// FD returns the registered descriptor.
+func (r *Registration) FD() int { return r.fd }
+
+func (p *Poller) release(r *Registration) {
+	p.mu.Lock()
+	if s := &p.slots[r.idx]; s.r == r {
+		s.r = nil
+		s.gen++
+		p.free = append(p.free, r.idx)
+	}
+	p.mu.Unlock()
+}
+
+// lookup returns the live registration for an event's key, or nil for a stale one.
+func (p *Poller) lookup(idx, gen uint32) *Registration {
+	p.mu.Lock()
+	var r *Registration
+	if int(idx) < len(p.slots) && p.slots[idx].gen == gen {
+		r = p.slots[idx].r
+	}
+	p.mu.Unlock()
+	return r
+}
+
+func (p *Poller) loop() {
+	defer close(p.done)
+	events := make([]unix.EpollEvent, 256)
+	for {
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return // EBADF after Close; nothing else is expected from epoll_wait
+		}
+		for i := range n {
+			e := &events[i]
+			idx, gen := uint32(e.Fd), uint32(e.Pad)
+			if idx == wakeIndex {
+				p.mu.Lock()
+				closed := p.closed
+				p.mu.Unlock()
+				if closed {
+					return
+				}
+				continue
+			}
+			if r := p.lookup(idx, gen); r != nil {
+				r.h.Ready(fromEpoll(e.Events))
+			}
+		}
+	}
+}
+
+// Close stops the poller's goroutine and closes the epoll descriptor; registered
+// descriptors stay open (their owners close them). Handlers are not called after
+// Close returns.
+func (p *Poller) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.done
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	one := [8]byte{1}
+	unix.Write(p.wake, one[:]) //nolint:errcheck // a full counter still wakes the loop
+	<-p.done
+	unix.Close(p.wake)
+	return unix.Close(p.epfd)
+}
+
+// Detach takes a connection's socket away from the Go runtime: it duplicates the
+// descriptor (close-on-exec, still non-blocking: the flag lives on the shared open
+// file), then closes c, which removes the original from the runtime's poller. The
+// caller owns the returned descriptor and closes it with unix.Close; c must not be
+// used again.
+func Detach(c syscall.Conn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(s uintptr) {
+		fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, fmtErr("dup", derr)
+	}
+	if cl, ok := c.(interface{ Close() error }); ok {
+		cl.Close()
+	}
+	return fd, nil
+}
+
+// FDOf returns a connection's descriptor without taking it over (the connection
+// keeps owning it); for parking a net.Conn that will be read again through Go.
+func FDOf(c net.Conn) (int, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("netpoll: connection has no descriptor")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if err := rc.Control(func(s uintptr) { fd = int(s) }); err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
+func fmtErr(op string, err error) error { return &net.OpError{Op: op, Net: "netpoll", Err: err} }

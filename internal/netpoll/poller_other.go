@@ -1,0 +1,43 @@
+//go:build !linux
+
+package netpoll
+
+import (
+	"net"
+	"syscall"
+)
+
+// Poller is unavailable on this platform; New returns ErrUnsupported.
+type Poller struct{}
+
+// Registration is unavailable on this platform.
+type Registration struct{}
+
+// Supported reports whether this platform has a readiness loop.
+func Supported() bool { return false }
+
+// New returns ErrUnsupported on this platform.
+func New() (*Poller, error) { return nil, ErrUnsupported }
+
+// Add returns ErrUnsupported on this platform.
+func (p *Poller) Add(fd int, ev Events, oneshot bool, h Handler) (*Registration, error) {
+	return nil, ErrUnsupported
+}
+
+// Rearm returns ErrUnsupported on this platform.
+func (r *Registration) Rearm(ev Events) error { return ErrUnsupported }
+
+// Remove returns ErrUnsupported on this platform.
+func (r *Registration) Remove() error { return ErrUnsupported }
+
+// FD returns -1 on this platform.
+func (r *Registration) FD() int { return -1 }
+
+// Close does nothing on this platform.
+func (p *Poller) Close() error { return nil }
+
+// Detach returns ErrUnsupported on this platform.
+func Detach(c syscall.Conn) (int, error) { return -1, ErrUnsupported }
+
+// FDOf returns ErrUnsupported on this platform.
+func FDOf(c net.Conn) (int, error) { return -1, ErrUnsupported }

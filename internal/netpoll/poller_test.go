@@ -1,0 +1,268 @@
+//go:build linux
+
+package netpoll
+
+import (
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// tcpPair returns both ends of a real loopback TCP connection.
+func tcpPair(t *testing.T) (client, server *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			acc <- nil
+			return
+		}
+		acc <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-acc
+	if s == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return c.(*net.TCPConn), s.(*net.TCPConn)
+}
+
+// chanHandler reports every Ready on a channel.
+type chanHandler chan Events
+
+func (h chanHandler) Ready(ev Events) { h <- ev }
+
+func waitEvent(t *testing.T, h chanHandler, want Events) Events {
+	t.Helper()
+	select {
+	case ev := <-h:
+		if ev&want != want {
+			t.Fatalf("Ready(%b), want bits %b", ev, want)
+		}
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no Ready within 5s, want %b", want)
+	}
+	return 0
+}
+
+func noEvent(t *testing.T, h chanHandler, within time.Duration) {
+	t.Helper()
+	select {
+	case ev := <-h:
+		t.Fatalf("Ready(%b), want none", ev)
+	case <-time.After(within):
+	}
+}
+
+func newPoller(t *testing.T) *Poller {
+	t.Helper()
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestReadableEdgeAndOneshot(t *testing.T) {
+	t.Parallel()
+	p := newPoller(t)
+	c, s := tcpPair(t)
+	fd, err := Detach(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	h := make(chanHandler, 8)
+	r, err := p.Add(fd, Readable, true, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, h, Readable)
+	buf := make([]byte, 16)
+	n, err := unix.Read(fd, buf)
+	if err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("Read = %q, %v; want hello", buf[:n], err)
+	}
+	// Oneshot: more bytes do not call Ready until Rearm.
+	if _, err := c.Write([]byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	noEvent(t, h, 100*time.Millisecond)
+	if err := r.Rearm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, h, Readable)
+	if err := r.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Remove(); err != nil {
+		t.Fatalf("second Remove() = %v, want nil", err)
+	}
+}
+
+func TestHangupOnPeerClose(t *testing.T) {
+	t.Parallel()
+	p := newPoller(t)
+	c, s := tcpPair(t)
+	fd, err := Detach(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	h := make(chanHandler, 8)
+	r, err := p.Add(fd, Readable|Writable, false, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Remove()
+	waitEvent(t, h, Writable) // edge-triggered: a fresh socket is writable once
+	c.Close()
+	waitEvent(t, h, Hangup|Readable)
+	n, err := unix.Read(fd, make([]byte, 4))
+	if n != 0 || err != nil {
+		t.Fatalf("Read after peer close = %d, %v; want 0 (EOF), nil", n, err)
+	}
+}
+
+// TestStaleEventsDropped: a registration removed while its event is pending, and a
+// new registration reusing the slot, must not see the old one's readiness.
+func TestStaleEventsDropped(t *testing.T) {
+	t.Parallel()
+	p := newPoller(t)
+	c1, s1 := tcpPair(t)
+	_, s2 := tcpPair(t)
+	fd1, err := Detach(s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd1)
+	fd2, err := Detach(s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd2)
+	old := make(chanHandler, 8)
+	r1, err := p.Add(fd1, Readable, false, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := r1.idx
+	if err := r1.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := make(chanHandler, 8)
+	r2, err := p.Add(fd2, Readable, false, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Remove()
+	if r2.idx != idx || r2.gen == r1.gen {
+		t.Fatalf("slot reuse: idx %d gen %d, want idx %d and a new generation than %d", r2.idx, r2.gen, idx, r1.gen)
+	}
+	if _, err := c1.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	noEvent(t, old, 100*time.Millisecond)
+	noEvent(t, fresh, 10*time.Millisecond)
+}
+
+func TestDetachLeavesSocketUsable(t *testing.T) {
+	t.Parallel()
+	c, s := tcpPair(t)
+	fd, err := Detach(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if _, err := s.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write on detached conn = %v, want net.ErrClosed", err)
+	}
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_NONBLOCK == 0 {
+		t.Fatalf("detached fd flags %#x, %v; want O_NONBLOCK", fl, err)
+	}
+	if _, err := unix.Write(fd, []byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(buf); err != nil || string(buf) != "pong" {
+		t.Fatalf("peer Read = %q, %v; want pong", buf, err)
+	}
+}
+
+func TestCloseStopsPoller(t *testing.T) {
+	t.Parallel()
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close() = %v, want nil", err)
+	}
+	_, s := tcpPair(t)
+	fd, err := FDOf(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Add(fd, Readable, false, make(chanHandler, 1)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Add after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestGroupManyConnections: every one of many registrations spread over a group
+// gets its own readiness, exactly once per write with oneshot.
+func TestGroupManyConnections(t *testing.T) {
+	t.Parallel()
+	g, err := NewGroup(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	const n = 64
+	h := make(chanHandler, n*2)
+	var clients []*net.TCPConn
+	for range n {
+		c, s := tcpPair(t)
+		fd, err := FDOf(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := g.Pick().Add(fd, Readable, true, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Remove()
+		clients = append(clients, c)
+	}
+	for _, c := range clients {
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		waitEvent(t, h, Readable)
+	}
+	noEvent(t, h, 100*time.Millisecond)
+}
