@@ -44,7 +44,10 @@
 // do (h2c, upgrades, body matching, and routes whose features only the net/http proxy
 // has: TLS/h2c upstreams, sticky cookies, breakers, request and per-try timeouts) goes
 // to the listener's net/http server through Fallback, so behaviour never depends on the
-// engine. TLS listeners and engine: standard use net/http only. Either way the hardening
+// engine. HTTP/2 requests that net/http serves on such a listener still reach HTTP/1.1
+// upstreams through the engine's connection pool (h2forward.go, h1.Server.Exchange)
+// when their route is one the engine could serve and they are not gRPC; the rest use
+// the net/http proxy. TLS listeners and engine: standard use net/http only. Either way the hardening
 // checks (hardening.go, framing.go) hold: the engine's parser is as strict, and the
 // net/http server sits behind the raw framing check and admit.
 //

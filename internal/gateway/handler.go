@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gantrygw/gantry/internal/h1"
 	"github.com/gantrygw/gantry/internal/observe"
 	"github.com/gantrygw/gantry/internal/policy"
 	"github.com/gantrygw/gantry/internal/policy/auth"
@@ -24,6 +25,9 @@ type handler struct {
 	listener string
 	tls      bool
 	hard     hardening
+	// engine is the listener's HTTP/1.1 engine (nil without one); HTTP/2 requests on
+	// routes it can serve reach their upstream through its connection pool.
+	engine *h1.Server
 }
 
 // exchange is the per-request scratch space, pooled so the request path does not
@@ -34,6 +38,11 @@ type exchange struct {
 	preq policy.Request
 	ex   proxy.Exchange
 	rec  observe.Record
+	// d and er are the engine's decision and result when serveEngine forwards.
+	d  h1.Decision
+	er h1.Result
+	// abort asks ServeHTTP to abort the stream after accounting (a cut response).
+	abort bool
 }
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
@@ -56,13 +65,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	h.serve(w, r, snap, x, peer)
 
-	if r.ContentLength > 0 {
+	if rec.BytesIn == 0 && r.ContentLength > 0 {
 		rec.BytesIn = r.ContentLength
 	}
 	snap.obs.End(rec)
 	x.preq.Done(rec.Status)
+	abort := x.abort
 	*x = exchange{}
 	exchangePool.Put(x)
+	if abort {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // fail answers with a gateway-made problem and records it.
@@ -160,6 +173,10 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 		ex.OutHost = rw.Host
 	}
 	rec.Inject(r.Header)
+	if h.viaEngine(r, rte) {
+		h.serveEngine(w, r, x, rte, client, trusted)
+		return
+	}
 	rte.proxy.Serve(w, r, ex)
 	rec.Status, rec.Reason, rec.Target = ex.Status, ex.Reason, ex.Target
 	rec.BytesOut, rec.UpstreamDuration = ex.BytesOut, ex.UpstreamDuration

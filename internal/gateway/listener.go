@@ -180,8 +180,9 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 	fast := lc.TLS == nil && lc.Engine == config.EngineFast
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
+	hd := &handler{g: g, listener: lc.Name, tls: lc.TLS != nil, hard: newHardening(lc)}
 	srv := &http.Server{
-		Handler:           &handler{g: g, listener: lc.Name, tls: lc.TLS != nil, hard: newHardening(lc)},
+		Handler:           hd,
 		ConnContext:       hardenConnContext,
 		ReadHeaderTimeout: lc.Timeouts.ReadHeader.D(),
 		IdleTimeout:       lc.Timeouts.Idle.D(),
@@ -212,6 +213,7 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 			MaxRequestsPerConn: lc.Limits.MaxRequestsPerConnection,
 			Logger:             g.log.With("listener", lc.Name),
 		})
+		hd.engine = l.fast
 	}
 	if lc.TLS != nil {
 		tc, err := tlsconf.New(lc.TLS, tlsconf.Options{Extra: lc.TLS.Options(), Logger: g.log.With("listener", lc.Name)})

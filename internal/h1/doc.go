@@ -29,6 +29,10 @@
 //   - Fallback: the connection, with the bytes already read replayed first, goes to
 //     Options.Fallback (net/http), which serves it from then on.
 //
+// Server.Exchange runs one upstream exchange through the same pool for a request that
+// arrived elsewhere (an HTTP/2 stream served by net/http): an *http.Request in, an
+// http.ResponseWriter out, the same Decision fields, retries and header rules.
+//
 // Handler.Done runs once per answered request with a Result (status, bytes, target,
 // tries, upstream latency, failure reason) for metrics and the access log.
 //

@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"net/http"
+	"net/netip"
+
+	"github.com/gantrygw/gantry/internal/balancer"
+	"github.com/gantrygw/gantry/internal/problem"
+)
+
+// viaEngine reports whether an HTTP/2 request on a route the HTTP/1.1 engine can serve
+// goes to its upstream through the engine's connection pool (h1.Server.Exchange)
+// instead of http.Transport. The Transport's per-connection read and write goroutines
+// and their channel hand-offs cost about a third of an h2 request's CPU
+// (docs/performance.md). gRPC and requests that announce trailers keep the net/http
+// proxy, which carries TE and request trailers to the upstream.
+func (h *handler) viaEngine(r *http.Request, rte *route) bool {
+	if h.engine == nil || !rte.fast || r.ProtoMajor != 2 || r.Trailer != nil {
+		return false
+	}
+	if _, te := r.Header["Te"]; te {
+		return false
+	}
+	return !problem.IsGRPC(r.Header.Get("Content-Type"))
+}
+
+// serveEngine forwards r through the engine and records the outcome in x.rec. The
+// Decision mirrors what fastHandler.Route sets for an HTTP/1.1 request on the same
+// route; the request path before it (admission, routing, policies) was the net/http
+// handler's.
+func (h *handler) serveEngine(w http.ResponseWriter, r *http.Request, x *exchange, rte *route, client netip.Addr, trusted bool) {
+	rec, ex, d, res := &x.rec, &x.ex, &x.d, &x.er
+	u := rte.up
+	d.RequestID = rec.RequestID
+	d.Picker = u.set
+	d.Info.ClientIP = client
+	if u.fastKey.Kind != "" {
+		d.Info.Key = h2HashKey(u.fastKey, r, rec.Path, client)
+	}
+	if u.outlier != nil {
+		d.Observer = u.outlier
+	}
+	d.Path, d.RawQuery, d.Host = ex.OutPath, r.URL.RawQuery, ex.OutHost
+	d.TrustForwarded = trusted
+	d.ConnectTimeout = rte.cfg.Timeouts.Connect.D()
+	d.ResponseHeaderTimeout = rte.cfg.Timeouts.ResponseHeader.D()
+	d.MaxBodyBytes = x.preq.LimitBody
+	d.Retry = rte.fastRetry
+	if u.budget != nil {
+		u.budget.Request()
+		d.Retry.Budget = u.budget
+	}
+	p, answer := h.engine.Exchange(w, r, d, res)
+	if answer {
+		fail(w, r, rec, p)
+	} else {
+		rec.Status, rec.Reason = res.Status, res.Reason
+	}
+	rec.BytesIn, rec.BytesOut = res.BytesIn, res.BytesOut
+	rec.UpstreamDuration = res.Upstream
+	if res.Tries > 1 {
+		rec.Retries = res.Tries - 1
+	}
+	if t := res.Target; t != nil {
+		rec.Target = t.URL
+		u.observeTry(t, rec.Status, res.Upstream)
+	}
+	// A response cut mid-body must not look complete: ServeHTTP aborts the stream once
+	// the request is accounted for.
+	x.abort = res.Reason == "upstream_aborted"
+}
+
+// h2HashKey is fastHashKey for a net/http request, so an HTTP/2 client hashes to the
+// same target as an HTTP/1.1 client with the same key.
+func h2HashKey(k balancer.Key, r *http.Request, path string, client netip.Addr) string {
+	switch k.Kind {
+	case balancer.KeyHeader:
+		return r.Header.Get(k.Name)
+	case balancer.KeyPath:
+		return path
+	case balancer.KeyIP:
+		return client.String()
+	case balancer.KeyQuery:
+		return queryValue(r.URL.RawQuery, k.Name)
+	case balancer.KeyCookie:
+		for _, line := range r.Header["Cookie"] {
+			if v, ok := cookieValue(line, k.Name); ok {
+				return v
+			}
+		}
+	}
+	return ""
+}
