@@ -383,4 +383,3 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	c1.Close()
 }
-
