@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gantrygw/gantry/internal/config"
 	"github.com/gantrygw/gantry/internal/h1"
+	"github.com/gantrygw/gantry/internal/h2"
 	"github.com/gantrygw/gantry/internal/l4"
 	"github.com/gantrygw/gantry/internal/observe"
 	"github.com/gantrygw/gantry/internal/policy/ipfilter"
@@ -37,6 +39,9 @@ type listener struct {
 	// fast is the HTTP/1.1 engine of a plain-HTTP listener (engine: fast); fbCL feeds
 	// srv the connections it hands over, fbServed closes when srv.Serve returns.
 	fast     *h1.Server
+	// h2 serves the h2c prior-knowledge connections the engine hands over (net/http
+	// keeps the other handed-over ones: upgrades, and HTTP/2 over TLS).
+	h2       *h2.Server
 	fbCL     *chanListener
 	fbServed chan struct{}
 	tls      *tlsconf.Config
@@ -214,6 +219,14 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 			Logger:             g.log.With("listener", lc.Name),
 		})
 		hd.engine = l.fast
+		l.h2 = h2.NewServer(h2.Options{
+			Handler:           hd,
+			ConnContext:       hardenConnContext,
+			MaxHeaderListSize: uint32(lc.Limits.MaxHeaderBytes),
+			ReadHeaderTimeout: lc.Timeouts.ReadHeader.D(),
+			IdleTimeout:       lc.Timeouts.Idle.D(),
+			Logger:            g.log.With("listener", lc.Name),
+		})
 	}
 	if lc.TLS != nil {
 		tc, err := tlsconf.New(lc.TLS, tlsconf.Options{Extra: lc.TLS.Options(), Logger: g.log.With("listener", lc.Name)})
@@ -349,12 +362,52 @@ func (l *listener) start() {
 	})
 }
 
-// fallbackConn hands a connection from the HTTP/1.1 engine to net/http.
+// fallbackConn takes a connection the HTTP/1.1 engine hands over: an h2c
+// prior-knowledge connection goes to the listener's HTTP/2 server, anything else
+// (upgrades) to net/http.
 func (l *listener) fallbackConn(c net.Conn) {
+	// The engine replays what it read, at least the request line it judged, so this
+	// read returns buffered bytes and never waits on the client.
+	var line [len(h2PrefaceLine)]byte
+	n, err := io.ReadFull(c, line[:])
+	c = &prefixConn{Conn: c, prefix: line[:n]}
+	if err == nil && string(line[:]) == h2PrefaceLine && l.h2 != nil {
+		go l.h2.ServeConn(c)
+		return
+	}
 	if !l.fbCL.deliver(c) {
 		c.Close() // shutting down
 	}
 }
+
+// h2PrefaceLine is the first line of the HTTP/2 connection preface (RFC 9113 section 3.4).
+const h2PrefaceLine = "PRI * HTTP/2.0\r\n"
+
+// prefixConn reads prefix before the connection itself.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite half-closes when the wrapped conn can (lingering closes need it).
+func (c *prefixConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// NetConn returns the wrapped connection.
+func (c *prefixConn) NetConn() net.Conn { return c.Conn }
 
 // shutdown stops the listener's server; its bound socket is closed too unless keep
 // says a newer listener serves on it. Idle connections close at once, active ones may
@@ -380,7 +433,12 @@ func (l *listener) shutdown(ctx context.Context, keep map[*socket]bool) error {
 	case l.tcp != nil:
 		return l.tcp.Shutdown(ctx)
 	case l.fast != nil:
+		// HTTP/2 streams forward through the engine's upstream pool, so they drain
+		// alongside the engine's own connections.
+		errH2 := make(chan error, 1)
+		go func() { errH2 <- l.h2.Shutdown(ctx) }()
 		errFast := l.fast.Shutdown(ctx)
+		errFast = errors.Join(errFast, <-errH2)
 		var errStd error
 		if l.fbCL != nil {
 			l.fbCL.Close()
