@@ -38,7 +38,7 @@ type listener struct {
 	lm    *observe.ListenerMetrics
 	// fast is the HTTP/1.1 engine of a plain-HTTP listener (engine: fast); fbCL feeds
 	// srv the connections it hands over, fbServed closes when srv.Serve returns.
-	fast     *h1.Server
+	fast *h1.Server
 	// h2 serves the h2c prior-knowledge connections the engine hands over (net/http
 	// keeps the other handed-over ones: upgrades, and HTTP/2 over TLS).
 	h2       *h2.Server
