@@ -18,7 +18,8 @@
 //     read loop append frames to. Whoever finds no write in progress writes the whole
 //     buffer in one syscall; frames appended meanwhile go out with the next write
 //     ("group commit"), so many streams' responses share a syscall and no goroutine
-//     exists only to write.
+//     exists only to write. While other streams of the connection run, the writer
+//     yields once before writing so the runnable ones can append first.
 //
 // What it does: SETTINGS exchange, PING, both flow-control windows in both directions,
 // RST_STREAM, GOAWAY (graceful on Shutdown, with an error code on protocol errors),
