@@ -10,6 +10,9 @@
 // a heap profile of the idle state to FILE (go tool pprof -sample_index=inuse_space).
 // -settle waits longer before measuring: resident memory freed by connections that
 // went quiet is returned to the system gradually by the runtime's scavenger.
+// -wake K then sends one request on K of the idle connections, one at a time with the
+// server otherwise quiet, and reports the latency of that first request after idling
+// (what a parked connection costs when it wakes).
 //
 // Loopback only; the connections and the process are closed when it ends.
 package main
@@ -24,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,6 +39,7 @@ func main() {
 	n := flag.Int("n", 10000, "idle connections to open")
 	engine := flag.String("engine", "fast", "listener engine: fast or standard")
 	settle := flag.Duration("settle", 2*time.Second, "wait this long after the last connection before measuring")
+	wake := flag.Int("wake", 0, "then time one request on this many of the idle connections")
 	heap := flag.String("heap", "", "also save a heap profile of the idle state to this file and report runtime memory stats")
 	flag.Parse()
 	var lim syscall.Rlimit
@@ -128,6 +133,21 @@ func main() {
 			fmt.Printf("  %-12s before=%7d KiB after=%7d KiB per_connection=%6.2f KiB\n",
 				k, msBefore[k]>>10, ms[k]>>10, float64(ms[k]-msBefore[k])/1024/float64(*n))
 		}
+	}
+	if *wake > 0 {
+		lat := make([]time.Duration, 0, *wake)
+		for i := 0; i < *wake && i < len(conns); i++ {
+			c := conns[i*len(conns) / *wake]
+			time.Sleep(5 * time.Millisecond) // the server is quiet before each request
+			start := time.Now()
+			if err := get(c, bufio.NewReader(c)); err != nil {
+				log.Fatalf("request after idling: %v", err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		slices.Sort(lat)
+		q := func(f float64) time.Duration { return lat[int(f*float64(len(lat)-1))] }
+		fmt.Printf("  first request after idling (%d): p50=%v p90=%v p99=%v max=%v\n", len(lat), q(0.5), q(0.9), q(0.99), lat[len(lat)-1])
 	}
 	for _, c := range conns {
 		c.Close()
