@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gantrygw/gantry/internal/config"
@@ -523,3 +524,7 @@ func (c *countConn) Close() error {
 	c.once.Do(c.m.Closed)
 	return c.Conn.Close()
 }
+
+// SyscallConn passes the socket through: the wrapper buffers nothing, so the HTTP/1.1
+// engine may park the connection on its descriptor while it idles (internal/h1).
+func (c *countConn) SyscallConn() (syscall.RawConn, error) { return rawConnOf(c.Conn) }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -161,4 +162,18 @@ type limitConn struct {
 func (c *limitConn) Close() error {
 	c.once.Do(func() { c.l.active.Add(-1) })
 	return c.Conn.Close()
+}
+
+// SyscallConn passes the socket through: the wrapper buffers nothing, so the HTTP/1.1
+// engine may park the connection on its descriptor while it idles (internal/h1).
+func (c *limitConn) SyscallConn() (syscall.RawConn, error) { return rawConnOf(c.Conn) }
+
+var errNoRawConn = errors.New("connection has no descriptor")
+
+// rawConnOf is SyscallConn for wrappers that add nothing to reads.
+func rawConnOf(c net.Conn) (syscall.RawConn, error) {
+	if sc, ok := c.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errNoRawConn
 }

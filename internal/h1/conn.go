@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gantrygw/gantry/internal/balancer"
@@ -44,33 +43,40 @@ type conn struct {
 	hs    headState
 	tried [8]*balancer.Target
 
-	state atomic.Int32
-	// fresh is true until the first request has been answered; born is when the
-	// connection was accepted. Shutdown spares a fresh connection for a short grace:
-	// its client may have sent a request that is still in flight (net/http does the
-	// same for StateNew), and closing it would lose that request.
-	fresh      atomic.Bool
-	born       time.Time
+	// cl is the connection's identity and lifecycle state, which outlives this conn
+	// while the connection is parked (park.go).
+	cl         *session
 	nreq       int
 	clLeft     int64
 	closeAfter bool
 	handedOff  bool
+	// resumed: the connection was parked and is idle again on a new goroutine.
+	resumed bool
+	// parked: park handed the connection to the poller; this goroutine lets go of it.
+	parked bool
 	// small is the read buffer of an idle keep-alive connection (see idleReadBuf).
 	small   [256]byte
 	onSmall bool
 }
 
+// init prepares c for a newly accepted connection.
 func (c *conn) init(s *Server, nc net.Conn) {
-	c.s, c.c = s, nc
-	c.state.Store(stateIdle)
-	c.fresh.Store(true)
-	c.born = time.Now()
-	c.nreq, c.handedOff, c.closeAfter, c.onSmall = 0, false, false, false
-	c.dl = deadline{d: s.o.StallTimeout}
+	c.attach(newSession(s, nc))
 	c.rbp = readBufPool.Get().(*[]byte)
-	c.br = reader{c: nc, buf: *c.rbp}
+	c.br.buf = *c.rbp
+}
+
+// attach binds c to a client, new or resuming after a park; the caller sets the read
+// buffer.
+func (c *conn) attach(cl *session) {
+	s, nc := cl.s, cl.nc
+	c.s, c.c, c.cl = s, nc, cl
+	c.nreq, c.handedOff, c.closeAfter, c.onSmall = cl.nreq, false, false, false
+	c.resumed, c.parked = false, false
+	c.dl = deadline{d: s.o.StallTimeout}
+	c.br = reader{c: nc}
 	c.cw = writer{c: nc, dl: &c.dl}
-	c.remote = addrPort(nc.RemoteAddr())
+	c.remote = cl.remote
 	c.req.remote = c.remote
 }
 
@@ -84,7 +90,7 @@ func (c *conn) release() {
 	c.putWriteBufs()
 	c.putCopyBuf()
 	c.br, c.cw, c.uw = reader{}, writer{}, writer{}
-	c.s, c.c = nil, nil
+	c.s, c.c, c.cl = nil, nil, nil
 	c.req.reset()
 	c.d.reset(nil)
 	c.res = Result{}
@@ -149,30 +155,16 @@ func (c *conn) putCopyBuf() {
 
 // setActive moves the connection out of idle; false if Shutdown closed it.
 func (c *conn) setActive() bool {
-	return c.state.CompareAndSwap(stateIdle, stateActive) || c.state.Load() == stateActive
+	st := &c.cl.state
+	return st.CompareAndSwap(stateIdle, stateActive) || st.Load() == stateActive
 }
 
-// closeIfIdle is Shutdown's: close the connection if it waits for a request (a fresh
-// one only once its grace has passed).
-func (c *conn) closeIfIdle(now time.Time, grace time.Duration) {
-	if c.fresh.Load() && now.Sub(c.born) < grace {
-		return
-	}
-	if c.state.CompareAndSwap(stateIdle, stateClosed) {
-		_ = c.c.Close()
-	}
-}
-
-func (c *conn) forceClose() {
-	c.state.Store(stateClosed)
-	_ = c.c.Close()
-}
-
-// serve runs the connection's requests one after the other.
+// serve runs the connection's requests one after the other, until the connection
+// ends or is parked.
 func (c *conn) serve() {
 	for c.next() {
 	}
-	if !c.handedOff {
+	if !c.handedOff && !c.parked {
 		_ = c.c.Close()
 	}
 }
@@ -188,19 +180,28 @@ func (c *conn) next() bool {
 	c.req.reset()
 	c.hs = headState{}
 	first := c.nreq == 0
-	rht := false
+	rht, parkable := false, false
 	if first {
 		c.dl.readExact(c.c, s.o.ReadHeaderTimeout)
 		rht = true
 	} else if b.w == 0 {
-		c.putWriteBufs()
-		c.putCopyBuf()
-		c.fresh.Store(false)
-		if !c.state.CompareAndSwap(stateActive, stateIdle) || s.shutting.Load() {
-			return false
+		if !c.resumed {
+			c.putWriteBufs()
+			c.putCopyBuf()
+			c.cl.fresh.Store(false)
+			if !c.cl.state.CompareAndSwap(stateActive, stateIdle) || s.shutting.Load() {
+				return false
+			}
+			c.idleReadBuf()
 		}
-		c.idleReadBuf()
-		c.dl.readFor(c.c, s.o.IdleTimeout)
+		c.resumed = false
+		// Nothing is buffered (no pipelined request): after a short grace the
+		// connection may park instead of holding this goroutine (park.go).
+		if parkable = c.cl.fd != fdNone; parkable {
+			c.dl.readFor(c.c, s.parkAfter)
+		} else {
+			c.dl.readFor(c.c, s.o.IdleTimeout)
+		}
 	}
 	for {
 		end, status, err := parseRequestHead(&c.req, b.buf[:b.w], &c.hs, &s.lim)
@@ -233,7 +234,17 @@ func (c *conn) next() bool {
 			}
 			continue
 		}
-		_ = err // EOF, timeout (slowloris) or reset: close without a response
+		if parkable && b.w == 0 && isTimeout(err) {
+			switch c.park() {
+			case parkParked:
+				c.parked = true
+				return false
+			case parkContinue:
+				parkable = c.cl.fd != fdNone
+				continue
+			}
+		}
+		// EOF, timeout (idle, slowloris) or reset: close without a response.
 		return false
 	}
 	return c.serveRequest()

@@ -71,7 +71,12 @@
 // # Concurrency
 //
 // One goroutine per client connection runs that connection's requests one after the
-// other, including the upstream exchange; no goroutine is started per request. The
+// other, including the upstream exchange; no goroutine is started per request. A
+// keep-alive connection that stays idle with nothing buffered for about a second is
+// parked (Linux, connections accepted by Serve whose net.Conn implements syscall.Conn,
+// so never TLS): its goroutine ends, its working state returns to a pool, and the
+// socket waits in internal/netpoll; readiness starts a new goroutine, and a per-Server
+// sweeper goroutine enforces IdleTimeout while connections are parked (park.go). The
 // upstream pool is shared by all connections of a Server (a mutex per Server, held
 // only for slice pushes and pops) and one janitor goroutine closes expired idle
 // upstream connections. A Server is safe for concurrent use; Request, Decision and

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gantrygw/gantry/internal/netpoll"
 )
 
 // Server is one engine instance: its options, its client connections and its upstream
@@ -16,10 +18,17 @@ type Server struct {
 	lim  limits
 	pool *upstreamPool
 
+	// parkAfter is how long an idle keep-alive connection keeps its goroutine before
+	// it parks (0: never); parkedFor is the rest of the idle timeout, which the sweeper
+	// enforces every sweepEvery (park.go).
+	parkAfter, parkedFor, sweepEvery time.Duration
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
+	conns     map[*session]struct{}
+	sweeping  bool
 	shutting  atomic.Bool
+	stop      chan struct{} // closed when Shutdown begins
 }
 
 // NewServer builds a Server. It panics if o.Handler is nil (a programming error).
@@ -28,13 +37,33 @@ func NewServer(o Options) *Server {
 		panic("h1: Options.Handler is nil")
 	}
 	o.setDefaults()
-	return &Server{
+	s := &Server{
 		o:         o,
 		lim:       limits{maxHeaderBytes: o.MaxHeaderBytes, maxHeaderCount: o.MaxHeaderCount, maxURI: o.MaxURILength},
 		pool:      newUpstreamPool(o.UpstreamIdlePerHost, o.UpstreamIdleTimeout, o.StallTimeout),
 		listeners: map[net.Listener]struct{}{},
-		conns:     map[*conn]struct{}{},
+		conns:     map[*session]struct{}{},
+		stop:      make(chan struct{}),
 	}
+	if netpoll.Supported() {
+		s.setParkAfter(parkGrace)
+	}
+	return s
+}
+
+// setParkAfter sets the grace before an idle connection parks, and the sweeper's
+// period, so that an idle connection is still closed between about 3/4 of IdleTimeout
+// and IdleTimeout (the grace deadline passes after between g/2 and g, the sweeper
+// closes up to one period after the rest has passed). 0 disables parking.
+func (s *Server) setParkAfter(g time.Duration) {
+	idle := s.o.IdleTimeout
+	g = min(g, idle/4)
+	s.sweepEvery = idle / 8
+	s.parkedFor = idle - g - s.sweepEvery
+	if g <= 0 || s.sweepEvery <= 0 {
+		g = 0
+	}
+	s.parkAfter = g
 }
 
 // Serve accepts connections from ln and serves each on its own goroutine until ln
@@ -79,7 +108,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		cn := connPool.Get().(*conn)
 		cn.init(s, c)
 		s.mu.Lock()
-		s.conns[cn] = struct{}{}
+		s.conns[cn.cl] = struct{}{}
 		s.mu.Unlock()
 		go s.run(cn)
 	}
@@ -93,10 +122,12 @@ func isTemporary(err error) bool {
 
 // ServeConn serves one connection on the calling goroutine until it closes, fails, is
 // handed to Options.Fallback, or Shutdown ends it. The engine closes c unless it was
-// handed off.
+// handed off. Connections served here are never parked: the caller's goroutine is
+// theirs until they end.
 func (s *Server) ServeConn(c net.Conn) {
 	cn := connPool.Get().(*conn)
 	cn.init(s, c)
+	cn.cl.fd = fdNone
 	s.mu.Lock()
 	if s.shutting.Load() {
 		s.mu.Unlock()
@@ -104,17 +135,19 @@ func (s *Server) ServeConn(c net.Conn) {
 		cn.release()
 		return
 	}
-	s.conns[cn] = struct{}{}
+	s.conns[cn.cl] = struct{}{}
 	s.mu.Unlock()
 	s.run(cn)
 }
 
-// run serves a registered connection until it ends.
+// run serves a registered connection until it ends or parks.
 func (s *Server) run(cn *conn) {
 	cn.serve()
-	s.mu.Lock()
-	delete(s.conns, cn)
-	s.mu.Unlock()
+	if !cn.parked {
+		s.mu.Lock()
+		delete(s.conns, cn.cl)
+		s.mu.Unlock()
+	}
 	cn.release()
 }
 
@@ -123,7 +156,9 @@ func (s *Server) run(cn *conn) {
 // returns nil once every connection is gone; when ctx ends first it closes the rest
 // and returns ctx.Err(). Idle upstream connections are closed at once.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.shutting.Store(true)
+	if s.shutting.CompareAndSwap(false, true) {
+		close(s.stop)
+	}
 	s.mu.Lock()
 	for ln := range s.listeners {
 		_ = ln.Close()
@@ -133,28 +168,47 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	grace := min(s.o.ReadHeaderTimeout, freshGrace)
+	var parked []*session // parked connections taken over, disposed of outside the lock
 	for {
 		now := time.Now()
 		s.mu.Lock()
-		for cn := range s.conns {
-			cn.closeIfIdle(now, grace)
+		for cl := range s.conns {
+			if cl.closeIfIdle(now, grace) {
+				delete(s.conns, cl)
+				parked = append(parked, cl)
+			}
 		}
 		n := len(s.conns) + len(s.listeners) // accept loops still running may register more
 		s.mu.Unlock()
+		parked = disposeAll(parked)
 		if n == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			s.mu.Lock()
-			for cn := range s.conns {
-				cn.forceClose()
+			for cl := range s.conns {
+				if cl.forceClose() {
+					delete(s.conns, cl)
+					parked = append(parked, cl)
+				}
 			}
 			s.mu.Unlock()
+			disposeAll(parked)
 			return ctx.Err()
 		case <-tick.C:
 		}
 	}
+}
+
+// disposeAll disposes of parked sessions taken out of Server.conns and returns the
+// emptied slice.
+func disposeAll(cls []*session) []*session {
+	for i, cl := range cls {
+		cl.dispose()
+		cls[i] = nil
+	}
+	return cls[:0]
 }
 
 // freshGrace bounds how long Shutdown waits for the first request of a new connection.
@@ -164,5 +218,5 @@ const freshGrace = 5 * time.Second
 const (
 	stateIdle   int32 = iota // between requests (or before the first byte)
 	stateActive              // a request is being read or served
-	stateClosed              // closed by Shutdown
+	stateClosed              // closed by Shutdown (or, parked, by the sweeper)
 )
