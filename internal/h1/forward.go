@@ -396,46 +396,53 @@ func (c *conn) relay(u *upConn, sent bool) {
 	c.s.pool.put(u, time.Now())
 }
 
+// copyLength relays a body of left bytes. It writes the bytes from where they landed
+// in the upstream connection's read buffer (the head's read usually brought the whole
+// body of a small or 16 KiB response with it), so a body is read once and never copied
+// through a second buffer; the reader flushes what is batched for the client before it
+// blocks. Bytes read past the body stay buffered, and pool.put then refuses the
+// connection (an upstream that sends more than it framed is not reused).
 func (c *conn) copyLength(u *upConn, left int64) error {
-	if bufd := u.br.buffered(); len(bufd) > 0 {
-		k := len(bufd)
-		if int64(k) > left {
-			k = int(left)
-		}
-		if err := c.cw.write(bufd[:k]); err != nil {
-			return err
-		}
-		u.br.r += k
-		left -= int64(k)
-		c.res.BytesOut += int64(k)
-	}
-	if left == 0 {
-		return nil
-	}
-	u.br.fl = &c.cw
-	u.dl.read(u.c)
-	cb := c.copyBuf()
-	for left > 0 {
-		p := cb
-		if int64(len(p)) > left {
-			p = p[:left]
-		}
-		n, err := u.br.read(p)
-		if n > 0 {
-			if werr := c.cw.write(p[:n]); werr != nil {
-				return werr
+	b := &u.br
+	for {
+		if bufd := b.buffered(); len(bufd) > 0 {
+			k := len(bufd)
+			if int64(k) > left {
+				k = int(left)
 			}
-			left -= int64(n)
-			c.res.BytesOut += int64(n)
+			out := bufd[:k]
+			// What is batched (the head) and these bytes would take two writes:
+			// put the batch in front of them instead and write once. A client
+			// conn is usually wrapped (listener metrics), which hides writev.
+			if n := len(c.cw.buf); n > 0 && n+k > cap(c.cw.buf) {
+				if pre := u.before(); n <= len(pre) {
+					at := len(pre) - n
+					copy(pre[at:], c.cw.buf)
+					c.cw.buf = c.cw.buf[:0]
+					out = (*u.bp)[at : len(pre)+k]
+				}
+			}
+			if err := c.cw.write(out); err != nil {
+				return err
+			}
+			b.r += k
+			left -= int64(k)
+			c.res.BytesOut += int64(k)
 		}
-		if err != nil {
+		if left == 0 {
+			return nil
+		}
+		if b.fl == nil {
+			b.fl = &c.cw
+			u.dl.read(u.c)
+		}
+		if err := b.fill(); err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
 			return err
 		}
 	}
-	return nil
 }
 
 func (c *conn) copyChunked(u *upConn, outChunked bool) error {

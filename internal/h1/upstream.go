@@ -6,18 +6,62 @@ import (
 	"time"
 )
 
-// upConn is one connection to an upstream target. Its read buffer lives as long as
-// the connection (response heads are parsed in place in it).
+// upConn is one connection to an upstream target. Response heads are parsed in place
+// in its read buffer, which it holds only while it serves an exchange: an idle pooled
+// connection holds none.
 type upConn struct {
 	c      net.Conn
 	br     reader
+	bp     *[]byte // pooled read buffer, nil while idle
 	addr   string
 	idleAt time.Time
 	dl     deadline
 	reused bool // served a response before: may have been closed by the upstream
 }
 
-func (u *upConn) close() { _ = u.c.Close() }
+// takeBuf gives u a read buffer for one exchange. It is as large as the copy buffer
+// (not the 4 KiB of a client's read buffer), so a response head and a body of up to
+// about 32 KiB arrive in one read and are written on from where they landed: no
+// second read, no copy through another buffer (docs/performance.md, h1 16k).
+func (u *upConn) takeBuf() {
+	if u.bp == nil {
+		u.bp = copyBufPool.Get().(*[]byte)
+		u.br.buf = (*u.bp)[headRoom:]
+	}
+}
+
+// headRoom is kept free in front of the upstream read buffer. The response head the
+// client gets is put there, right before the body bytes that arrived with the upstream's
+// head, so both leave in one write (see copyLength). It covers what the engine adds
+// to a head beyond what it drops; a larger head goes out in a write of its own.
+const headRoom = 512
+
+// before returns the pooled buffer up to the first unread byte (the headroom and the
+// consumed bytes), or nil when the reader's buffer is not the pooled one (a response
+// head outgrew it).
+func (u *upConn) before() []byte {
+	b := &u.br
+	if u.bp == nil || len(b.buf) == 0 || &b.buf[0] != &(*u.bp)[headRoom] {
+		return nil
+	}
+	return (*u.bp)[:headRoom+b.r]
+}
+
+// dropBuf returns the read buffer; the caller has consumed or abandoned what it held.
+func (u *upConn) dropBuf() {
+	if u.bp != nil {
+		copyBufPool.Put(u.bp)
+		u.bp = nil
+	}
+	u.br.buf, u.br.r, u.br.w, u.br.lo = nil, 0, 0, 0
+}
+
+// close closes the connection and returns its buffer. It may be called more than
+// once; nothing may use u afterwards.
+func (u *upConn) close() {
+	u.dropBuf()
+	_ = u.c.Close()
+}
 
 // upstreamPool keeps idle keep-alive connections per target address, newest on top
 // (LIFO keeps a hot set warm and lets the rest expire). One mutex guards it; it is
@@ -67,6 +111,7 @@ func (p *upstreamPool) get(addr string, now time.Time) *upConn {
 			u.close()
 			continue
 		}
+		u.takeBuf()
 		return u
 	}
 }
@@ -80,7 +125,8 @@ func (p *upstreamPool) dial(addr string, timeout time.Duration) (*upConn, error)
 		return nil, err
 	}
 	u := &upConn{c: c, addr: addr, dl: deadline{d: p.stall}}
-	u.br = reader{c: c, buf: make([]byte, readBufSize)}
+	u.br.c = c
+	u.takeBuf()
 	return u, nil
 }
 
@@ -90,7 +136,7 @@ func (p *upstreamPool) put(u *upConn, now time.Time) {
 		u.close()
 		return
 	}
-	u.br.r, u.br.w, u.br.lo = 0, 0, 0
+	u.dropBuf()
 	u.idleAt = now
 	u.reused = true
 	p.mu.Lock()
