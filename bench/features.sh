@@ -6,6 +6,7 @@
 #
 #   flock /tmp/gantry-bench.lock bench/features.sh            # 3 rounds x 5 s, all configs
 #   bench/features.sh -r 5 -d 10 --only bare,apikey,full-jwt  # a subset, longer
+#   PPROF=1 bench/features.sh ...                            # + $OUT/work/<config>.cpu.pprof
 #   bench/features.sh --help
 #
 # Every config runs as its own gantry process (built from this tree) on its own port;
@@ -191,7 +192,9 @@ for c in "${configs[@]}"; do
 	case $c in apikey | jwt-* | full-*) AUTHED[$c]=1 ;; *) AUTHED[$c]=0 ;; esac
 	config_yaml "$c" >"$W/$c.yaml"
 	"$bin" validate -c "$W/$c.yaml" >"$W/$c.validate" 2>&1 || { cat "$W/$c.validate" >&2; exit 1; }
-	start_bg "gantry-$c" "$bin" run -c "$W/$c.yaml" --watch=false --log-level warn
+	prof=()
+	[[ -n ${PPROF:-} ]] && prof=(--cpuprofile "$W/$c.cpu.pprof")
+	start_bg "gantry-$c" "$bin" run -c "$W/$c.yaml" --watch=false --log-level warn "${prof[@]}"
 	PID[$c]=$last_pid
 	wait_port "${PORT[$c]}"
 done
