@@ -167,6 +167,9 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 				c.closeAfter = true
 			}
 		}
+		if u.fast {
+			u.takeBuf()
+		}
 		got, err := c.readHead(u)
 		if err != nil {
 			u.close()
@@ -188,6 +191,7 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 		break
 	}
 	res.Upstream = time.Since(start)
+	u.fast = res.Upstream < fastHead
 	status := c.resp.status
 	failed = status >= 500
 	if more && resend && inList(status, d.Retry.OnStatus) && d.Retry.allow() {
@@ -300,6 +304,7 @@ func (c *conn) readHead(u *upConn) (got bool, err error) {
 			if n > 0 {
 				b.w += n
 				got = true
+				u.takeBuf()
 				continue
 			}
 			if rerr == nil {

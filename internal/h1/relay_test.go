@@ -15,21 +15,24 @@ import (
 
 // splitUpstream is a keep-alive HTTP/1.1 upstream on a real loopback listener that
 // answers every request with a Content-Length body of the size named in the path
-// (/n/<size>), written the way split says: the head and the body in one write, the
-// head alone and then the body, or the body in 1 KiB pieces with pauses. With extra,
-// it sends bytes past the framed body, which must keep the connection out of the pool.
+// (/n/<size>), written the way split says: the head and the body in one write (at
+// once, or after a pause longer than fastHead), the head alone and then the body, or
+// the body in 1 KiB pieces with pauses. With extra,
+// it sends bytes past the framed body, which must keep the connection out of the pool;
+// pad adds a field of that many bytes to its heads.
 type splitUpstream struct {
 	ln    net.Listener
 	conns atomic.Int64
+	pad   int
 }
 
-func newSplitUpstream(t *testing.T, split string, extra bool) *splitUpstream {
+func newSplitUpstream(t *testing.T, split string, extra bool, pad int) *splitUpstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &splitUpstream{ln: ln}
+	u := &splitUpstream{ln: ln, pad: pad}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -54,7 +57,7 @@ func (u *splitUpstream) serve(c net.Conn, split string, extra bool) {
 		}
 		n, _ := strconv.Atoi(strings.TrimPrefix(req.URL.Path, "/n/"))
 		body := patterned(n)
-		head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\nX-Up: 1\r\n\r\n", n)
+		head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\nX-Up: 1\r\nX-Pad: %s\r\n\r\n", n, strings.Repeat("p", u.pad))
 		switch split {
 		case "one_write":
 			msg := append([]byte(head), body...)
@@ -62,6 +65,9 @@ func (u *splitUpstream) serve(c net.Conn, split string, extra bool) {
 				msg = append(msg, "garbage"...)
 			}
 			_, err = c.Write(msg)
+		case "slow_head": // past fastHead: every exchange waits on the small array
+			time.Sleep(fastHead + 5*time.Millisecond)
+			_, err = c.Write(append([]byte(head), body...))
 		case "head_then_body":
 			if _, err = c.Write([]byte(head)); err == nil {
 				time.Sleep(5 * time.Millisecond) // lets the engine read the head alone
@@ -94,7 +100,8 @@ func patterned(n int) []byte {
 
 // TestRelayLengthBodies checks Content-Length responses of sizes around the engine's
 // buffer sizes (the 8 KiB write batch, the 32 KiB upstream read buffer and its 512-byte
-// headroom), however the upstream splits them, with and without response fields that
+// headroom, the upstream connection's 1 KiB array), however the upstream splits them,
+// with upstream heads larger than that array, with and without response fields that
 // make the head too large for the headroom: every body arrives intact after its head,
 // and the client and upstream connections stay usable.
 func TestRelayLengthBodies(t *testing.T) {
@@ -104,8 +111,13 @@ func TestRelayLengthBodies(t *testing.T) {
 		name     string
 		split    string
 		bigAdded bool
+		pad      int
 	}{
 		{name: "one_write", split: "one_write"},
+		{name: "one_write_head_over_small_array", split: "one_write", pad: 3 * upSmallBuf},
+		{name: "slow_head", split: "slow_head"},
+		{name: "slow_head_over_small_array", split: "slow_head", pad: 3 * upSmallBuf},
+		{name: "head_then_body_head_over_small_array", split: "head_then_body", pad: 3 * upSmallBuf},
 		{name: "one_write_big_head", split: "one_write", bigAdded: true},
 		{name: "head_then_body", split: "head_then_body"},
 		{name: "pieces", split: "pieces"},
@@ -114,7 +126,7 @@ func TestRelayLengthBodies(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			up := newSplitUpstream(t, tc.split, false)
+			up := newSplitUpstream(t, tc.split, false, tc.pad)
 			added := strings.Repeat("v", 40)
 			if tc.bigAdded {
 				added = strings.Repeat("v", 2*headRoom)
@@ -130,8 +142,9 @@ func TestRelayLengthBodies(t *testing.T) {
 					t.Fatalf("GET /n/%d: status %d, body of %d bytes (intact %v), want 200 and %d intact bytes",
 						n, resp.StatusCode, len(body), bytes.Equal([]byte(body), patterned(n)), n)
 				}
-				if got := resp.Header.Get("X-Added"); got != added || resp.Header.Get("X-Up") != "1" {
-					t.Fatalf("GET /n/%d: X-Added of %d bytes, X-Up %q; want %d bytes and 1", n, len(got), resp.Header.Get("X-Up"), len(added))
+				if got := resp.Header.Get("X-Added"); got != added || resp.Header.Get("X-Up") != "1" || len(resp.Header.Get("X-Pad")) != tc.pad {
+					t.Fatalf("GET /n/%d: X-Added of %d bytes, X-Up %q, X-Pad of %d bytes; want %d bytes, 1, %d bytes",
+						n, len(got), resp.Header.Get("X-Up"), len(resp.Header.Get("X-Pad")), len(added), tc.pad)
 				}
 			}
 			if got := up.conns.Load(); got != 1 {
@@ -145,7 +158,7 @@ func TestRelayLengthBodies(t *testing.T) {
 // not relayed and that the connection carrying them is not reused.
 func TestRelayBytesPastBody(t *testing.T) {
 	t.Parallel()
-	up := newSplitUpstream(t, "one_write", true)
+	up := newSplitUpstream(t, "one_write", true, 0)
 	_, addr, _ := proxyTo(t, nil, up.ln.Addr().String())
 	rc := dialRaw(t, addr)
 	for i, n := range []int{6, 16 << 10, 6} {

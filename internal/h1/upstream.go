@@ -7,53 +7,72 @@ import (
 )
 
 // upConn is one connection to an upstream target. Response heads are parsed in place
-// in its read buffer, which it holds only while it serves an exchange: an idle pooled
-// connection holds none.
+// in its read buffer: a pooled buffer, held only while an exchange needs it. An idle
+// pooled connection holds none. A connection whose last response head came within
+// fastHead reads the next one straight into the pooled buffer (a head and a 16 KiB body
+// in one read); any other waits on a small array of its own and moves to the pooled
+// buffer once bytes arrive, so slow exchanges (long polls, slow backends) do not each
+// hold 32 KiB while they wait. By Little's law the pooled buffers held while waiting
+// stay few: at most request rate x fastHead of them.
 type upConn struct {
 	c      net.Conn
 	br     reader
-	bp     *[]byte // pooled read buffer, nil while idle
+	bp     *[]byte // pooled read buffer while bytes of a response are in flight, else nil
 	addr   string
 	idleAt time.Time
 	dl     deadline
 	reused bool // served a response before: may have been closed by the upstream
+	fast   bool // its last response head came within fastHead
+	small  [upSmallBuf]byte
 }
 
-// takeBuf gives u a read buffer for one exchange. It is as large as the copy buffer
-// (not the 4 KiB of a client's read buffer), so a response head and a body of up to
-// about 32 KiB arrive in one read and are written on from where they landed: no
-// second read, no copy through another buffer (docs/performance.md, h1 16k).
-func (u *upConn) takeBuf() {
-	if u.bp == nil {
-		u.bp = copyBufPool.Get().(*[]byte)
-		u.br.buf = (*u.bp)[headRoom:]
-	}
-}
+// fastHead is how soon a response head must follow the request for the connection's
+// next exchange to wait on the pooled buffer rather than on its small array.
+const fastHead = 10 * time.Millisecond
 
-// headRoom is kept free in front of the upstream read buffer. The response head the
+// upSmallBuf is the size of an upstream connection's own read array: a typical response
+// head with a short body arrives in it whole.
+const upSmallBuf = 1 << 10
+
+// headRoom is kept free in front of the pooled read buffer. The response head the
 // client gets is put there, right before the body bytes that arrived with the upstream's
 // head, so both leave in one write (see copyLength). It covers what the engine adds
 // to a head beyond what it drops; a larger head goes out in a write of its own.
 const headRoom = 512
 
+// takeBuf moves the reader from the small array to a pooled buffer as large as the copy
+// buffer, carrying over what it holds: a 16 KiB body then takes one more read, not
+// several, and is written on from where it landed.
+func (u *upConn) takeBuf() {
+	if u.bp != nil {
+		return
+	}
+	b := &u.br
+	u.bp = copyBufPool.Get().(*[]byte)
+	big := (*u.bp)[headRoom:]
+	n := copy(big, b.buf[b.lo:b.w])
+	b.buf, b.r, b.w = big, b.r-b.lo, n
+	b.lo = 0
+}
+
+// dropBuf returns the pooled buffer and puts the reader back on the small array; the
+// caller has consumed or abandoned what it held.
+func (u *upConn) dropBuf() {
+	if u.bp != nil {
+		copyBufPool.Put(u.bp)
+		u.bp = nil
+	}
+	u.br.buf, u.br.r, u.br.w, u.br.lo = u.small[:], 0, 0, 0
+}
+
 // before returns the pooled buffer up to the first unread byte (the headroom and the
-// consumed bytes), or nil when the reader's buffer is not the pooled one (a response
-// head outgrew it).
+// consumed bytes), or nil when the reader is not on the pooled buffer.
 func (u *upConn) before() []byte {
 	b := &u.br
 	if u.bp == nil || len(b.buf) == 0 || &b.buf[0] != &(*u.bp)[headRoom] {
 		return nil
 	}
 	return (*u.bp)[:headRoom+b.r]
-}
-
-// dropBuf returns the read buffer; the caller has consumed or abandoned what it held.
-func (u *upConn) dropBuf() {
-	if u.bp != nil {
-		copyBufPool.Put(u.bp)
-		u.bp = nil
-	}
-	u.br.buf, u.br.r, u.br.w, u.br.lo = nil, 0, 0, 0
 }
 
 // close closes the connection and returns its buffer. It may be called more than
@@ -111,7 +130,6 @@ func (p *upstreamPool) get(addr string, now time.Time) *upConn {
 			u.close()
 			continue
 		}
-		u.takeBuf()
 		return u
 	}
 }
@@ -126,7 +144,7 @@ func (p *upstreamPool) dial(addr string, timeout time.Duration) (*upConn, error)
 	}
 	u := &upConn{c: c, addr: addr, dl: deadline{d: p.stall}}
 	u.br.c = c
-	u.takeBuf()
+	u.br.buf = u.small[:]
 	return u, nil
 }
 
