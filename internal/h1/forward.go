@@ -450,12 +450,25 @@ func (c *conn) copyLength(u *upConn, left int64) error {
 	}
 }
 
+// copyChunked relays a chunked body, re-chunking it for an HTTP/1.1 client. Like
+// copyLength it writes decoded bytes from where they landed in the upstream read buffer.
 func (c *conn) copyChunked(u *upConn, outChunked bool) error {
 	c.ucr.reset(&u.br)
 	u.br.fl = &c.cw
 	u.dl.read(u.c)
-	if err := c.pump(&c.ucr, outChunked); err != nil {
-		return err
+	for {
+		v, err := c.ucr.next()
+		if len(v) > 0 {
+			if werr := c.emit(v, outChunked); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if outChunked {
 		_ = c.cw.write(lastChunk)
@@ -465,11 +478,24 @@ func (c *conn) copyChunked(u *upConn, outChunked bool) error {
 	return nil
 }
 
+// copyUntilClose relays a body delimited by the upstream closing the connection.
 func (c *conn) copyUntilClose(u *upConn, outChunked bool) error {
-	u.br.fl = &c.cw
+	b := &u.br
+	b.fl = &c.cw
 	u.dl.read(u.c)
-	if err := c.pump(&u.br, outChunked); err != nil {
-		return err
+	for {
+		if v := b.buffered(); len(v) > 0 {
+			if err := c.emit(v, outChunked); err != nil {
+				return err
+			}
+			b.r = b.w
+		}
+		if err := b.fill(); err != nil {
+			if err == io.EOF {
+				break
+			}
+			return err
+		}
 	}
 	if outChunked {
 		_ = c.cw.write(lastChunk)
@@ -478,31 +504,19 @@ func (c *conn) copyUntilClose(u *upConn, outChunked bool) error {
 	return nil
 }
 
-// pump copies a response body from src to the client until src's EOF, re-chunking it
-// when outChunked, and counts the bytes.
-func (c *conn) pump(src io.Reader, outChunked bool) error {
-	cb := c.copyBuf()
-	for {
-		n, err := src.Read(cb)
-		if n > 0 {
-			var werr error
-			if outChunked {
-				werr = c.cw.chunk(cb[:n])
-			} else {
-				werr = c.cw.write(cb[:n])
-			}
-			if werr != nil {
-				return werr
-			}
-			c.res.BytesOut += int64(n)
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+// emit writes response body bytes to the client, as one chunk when outChunked, and
+// counts them.
+func (c *conn) emit(p []byte, outChunked bool) error {
+	var err error
+	if outChunked {
+		err = c.cw.chunk(p)
+	} else {
+		err = c.cw.write(p)
 	}
+	if err == nil {
+		c.res.BytesOut += int64(len(p))
+	}
+	return err
 }
 
 func appendStatusLineBytes(b []byte, status int, reason []byte) []byte {

@@ -68,6 +68,18 @@ func (u *splitUpstream) serve(c net.Conn, split string, extra bool) {
 		case "slow_head": // past fastHead: every exchange waits on the small array
 			time.Sleep(fastHead + 5*time.Millisecond)
 			_, err = c.Write(append([]byte(head), body...))
+		case "chunked": // 5000-byte chunks, a trailer
+			msg := []byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Up: 1\r\n\r\n")
+			for i := 0; i < len(body); i += 5000 {
+				part := body[i:min(i+5000, len(body))]
+				msg = append(msg, strconv.FormatInt(int64(len(part)), 16)+"\r\n"...)
+				msg = append(msg, part...)
+				msg = append(msg, "\r\n"...)
+			}
+			_, err = c.Write(append(msg, "0\r\nX-Trail: t\r\n\r\n"...))
+		case "close": // no framing: the body ends when the connection does
+			_, _ = c.Write(append([]byte("HTTP/1.1 200 OK\r\nConnection: close\r\nX-Up: 1\r\n\r\n"), body...))
+			return
 		case "head_then_body":
 			if _, err = c.Write([]byte(head)); err == nil {
 				time.Sleep(5 * time.Millisecond) // lets the engine read the head alone
@@ -149,6 +161,31 @@ func TestRelayLengthBodies(t *testing.T) {
 			}
 			if got := up.conns.Load(); got != 1 {
 				t.Errorf("upstream connections = %d, want 1 (kept alive across sizes)", got)
+			}
+		})
+	}
+}
+
+// TestRelayStreamedBodies checks chunked and close-delimited responses of sizes around
+// the buffer sizes: relayed intact (re-chunked to the client), trailers kept.
+func TestRelayStreamedBodies(t *testing.T) {
+	t.Parallel()
+	for _, split := range []string{"chunked", "close"} {
+		t.Run(split, func(t *testing.T) {
+			t.Parallel()
+			up := newSplitUpstream(t, split, false, 0)
+			_, addr, _ := proxyTo(t, nil, up.ln.Addr().String())
+			rc := dialRaw(t, addr)
+			for _, n := range []int{0, 6, 16 << 10, 32 << 10, 100 << 10} {
+				rc.send(fmt.Sprintf("GET /n/%d HTTP/1.1\r\nHost: x\r\n\r\n", n))
+				resp, body := rc.response("GET")
+				if resp.StatusCode != 200 || body != string(patterned(n)) || resp.Header.Get("X-Up") != "1" {
+					t.Fatalf("GET /n/%d: status %d, %d body bytes (intact %v), want 200 and %d intact bytes",
+						n, resp.StatusCode, len(body), body == string(patterned(n)), n)
+				}
+				if want := map[string]string{"chunked": "t", "close": ""}[split]; resp.Trailer.Get("X-Trail") != want {
+					t.Errorf("GET /n/%d: trailer X-Trail = %q, want %q", n, resp.Trailer.Get("X-Trail"), want)
+				}
 			}
 		})
 	}
