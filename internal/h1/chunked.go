@@ -38,64 +38,98 @@ func (cr *chunkedReader) done() bool { return cr.state == csDone }
 // Read returns decoded body bytes, io.EOF once the body ended. A framing violation is
 // errBadChunk or errBadTrailer; a connection that ends early is io.ErrUnexpectedEOF.
 func (cr *chunkedReader) Read(p []byte) (int, error) {
+	if err := cr.advance(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if int64(len(p)) > cr.left {
+		p = p[:cr.left]
+	}
+	n, err := cr.br.read(p)
+	if err != nil {
+		return 0, chunkErr(err)
+	}
+	if cr.left -= int64(n); cr.left == 0 {
+		cr.state = csDataEnd
+	}
+	return n, nil
+}
+
+// next is Read without a copy: it returns the next decoded body bytes as a view into
+// the reader's buffer, valid until the next call on the reader, and io.EOF once the
+// body ended. Errors are Read's.
+func (cr *chunkedReader) next() ([]byte, error) {
+	if err := cr.advance(); err != nil {
+		return nil, err
+	}
+	b := cr.br
+	if b.r == b.w {
+		if err := b.fill(); err != nil {
+			return nil, chunkErr(err)
+		}
+	}
+	k := b.w - b.r
+	if int64(k) > cr.left {
+		k = int(cr.left)
+	}
+	v := b.buf[b.r : b.r+k]
+	b.r += k
+	if cr.left -= int64(k); cr.left == 0 {
+		cr.state = csDataEnd
+	}
+	return v, nil
+}
+
+// advance reads framing (chunk-size lines, the CRLF after data, trailers) until body
+// bytes are due (state csData) or the body ended (io.EOF).
+func (cr *chunkedReader) advance() error {
 	for {
 		switch cr.state {
+		case csData:
+			return nil
 		case csSize:
 			line, err := cr.br.line(maxChunkLine)
 			if err != nil {
-				return 0, chunkErr(err)
+				return chunkErr(err)
 			}
 			n, ok := parseChunkSize(line)
 			if !ok {
-				return 0, errBadChunk
+				return errBadChunk
 			}
 			if n == 0 {
 				cr.state = csTrailer
 				continue
 			}
 			cr.left, cr.state = n, csData
-		case csData:
-			if len(p) == 0 {
-				return 0, nil
-			}
-			if int64(len(p)) > cr.left {
-				p = p[:cr.left]
-			}
-			n, err := cr.br.read(p)
-			if err != nil {
-				return 0, chunkErr(err)
-			}
-			if cr.left -= int64(n); cr.left == 0 {
-				cr.state = csDataEnd
-			}
-			return n, nil
 		case csDataEnd:
 			line, err := cr.br.line(2)
 			if err != nil {
-				return 0, chunkErr(err)
+				return chunkErr(err)
 			}
 			if len(line) != 0 {
-				return 0, errBadChunk
+				return errBadChunk
 			}
 			cr.state = csSize
 		case csTrailer:
 			line, err := cr.br.line(maxTrailerBytes)
 			if err != nil {
 				if err == errLineTooLong || err == errBareLF {
-					return 0, errBadTrailer
+					return errBadTrailer
 				}
-				return 0, chunkErr(err)
+				return chunkErr(err)
 			}
 			if len(line) == 0 {
 				cr.state = csDone
-				return 0, io.EOF
+				return io.EOF
 			}
 			f, ok := parseField(line)
 			if !ok {
-				return 0, errBadTrailer
+				return errBadTrailer
 			}
 			if cr.ntrailer++; cr.ntrailer > maxTrailerCount || len(cr.trailer)+len(line) > maxTrailerBytes {
-				return 0, errBadTrailer
+				return errBadTrailer
 			}
 			if !forbiddenTrailer(f.name) {
 				cr.trailer = append(cr.trailer, f.name...)
@@ -104,7 +138,7 @@ func (cr *chunkedReader) Read(p []byte) (int, error) {
 				cr.trailer = append(cr.trailer, "\r\n"...)
 			}
 		default:
-			return 0, io.EOF
+			return io.EOF
 		}
 	}
 }

@@ -167,6 +167,9 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 				c.closeAfter = true
 			}
 		}
+		if u.fast {
+			u.takeBuf()
+		}
 		got, err := c.readHead(u)
 		if err != nil {
 			u.close()
@@ -188,6 +191,7 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 		break
 	}
 	res.Upstream = time.Since(start)
+	u.fast = res.Upstream < fastHead
 	status := c.resp.status
 	failed = status >= 500
 	if more && resend && inList(status, d.Retry.OnStatus) && d.Retry.allow() {
@@ -300,6 +304,7 @@ func (c *conn) readHead(u *upConn) (got bool, err error) {
 			if n > 0 {
 				b.w += n
 				got = true
+				u.takeBuf()
 				continue
 			}
 			if rerr == nil {
@@ -396,54 +401,74 @@ func (c *conn) relay(u *upConn, sent bool) {
 	c.s.pool.put(u, time.Now())
 }
 
+// copyLength relays a body of left bytes. It writes the bytes from where they landed
+// in the upstream connection's read buffer (the head's read usually brought the whole
+// body of a small or 16 KiB response with it), so a body is read once and never copied
+// through a second buffer; the reader flushes what is batched for the client before it
+// blocks. Bytes read past the body stay buffered, and pool.put then refuses the
+// connection (an upstream that sends more than it framed is not reused).
 func (c *conn) copyLength(u *upConn, left int64) error {
-	if bufd := u.br.buffered(); len(bufd) > 0 {
-		k := len(bufd)
-		if int64(k) > left {
-			k = int(left)
-		}
-		if err := c.cw.write(bufd[:k]); err != nil {
-			return err
-		}
-		u.br.r += k
-		left -= int64(k)
-		c.res.BytesOut += int64(k)
-	}
-	if left == 0 {
-		return nil
-	}
-	u.br.fl = &c.cw
-	u.dl.read(u.c)
-	cb := c.copyBuf()
-	for left > 0 {
-		p := cb
-		if int64(len(p)) > left {
-			p = p[:left]
-		}
-		n, err := u.br.read(p)
-		if n > 0 {
-			if werr := c.cw.write(p[:n]); werr != nil {
-				return werr
+	b := &u.br
+	for {
+		if bufd := b.buffered(); len(bufd) > 0 {
+			k := len(bufd)
+			if int64(k) > left {
+				k = int(left)
 			}
-			left -= int64(n)
-			c.res.BytesOut += int64(n)
+			out := bufd[:k]
+			// What is batched (the head) and these bytes would take two writes:
+			// put the batch in front of them instead and write once. A client
+			// conn is usually wrapped (listener metrics), which hides writev.
+			if n := len(c.cw.buf); n > 0 && n+k > cap(c.cw.buf) {
+				if pre := u.before(); n <= len(pre) {
+					at := len(pre) - n
+					copy(pre[at:], c.cw.buf)
+					c.cw.buf = c.cw.buf[:0]
+					out = (*u.bp)[at : len(pre)+k]
+				}
+			}
+			if err := c.cw.write(out); err != nil {
+				return err
+			}
+			b.r += k
+			left -= int64(k)
+			c.res.BytesOut += int64(k)
 		}
-		if err != nil {
+		if left == 0 {
+			return nil
+		}
+		if b.fl == nil {
+			b.fl = &c.cw
+			u.dl.read(u.c)
+		}
+		if err := b.fill(); err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
 			return err
 		}
 	}
-	return nil
 }
 
+// copyChunked relays a chunked body, re-chunking it for an HTTP/1.1 client. Like
+// copyLength it writes decoded bytes from where they landed in the upstream read buffer.
 func (c *conn) copyChunked(u *upConn, outChunked bool) error {
 	c.ucr.reset(&u.br)
 	u.br.fl = &c.cw
 	u.dl.read(u.c)
-	if err := c.pump(&c.ucr, outChunked); err != nil {
-		return err
+	for {
+		v, err := c.ucr.next()
+		if len(v) > 0 {
+			if werr := c.emit(v, outChunked); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if outChunked {
 		_ = c.cw.write(lastChunk)
@@ -453,11 +478,24 @@ func (c *conn) copyChunked(u *upConn, outChunked bool) error {
 	return nil
 }
 
+// copyUntilClose relays a body delimited by the upstream closing the connection.
 func (c *conn) copyUntilClose(u *upConn, outChunked bool) error {
-	u.br.fl = &c.cw
+	b := &u.br
+	b.fl = &c.cw
 	u.dl.read(u.c)
-	if err := c.pump(&u.br, outChunked); err != nil {
-		return err
+	for {
+		if v := b.buffered(); len(v) > 0 {
+			if err := c.emit(v, outChunked); err != nil {
+				return err
+			}
+			b.r = b.w
+		}
+		if err := b.fill(); err != nil {
+			if err == io.EOF {
+				break
+			}
+			return err
+		}
 	}
 	if outChunked {
 		_ = c.cw.write(lastChunk)
@@ -466,31 +504,19 @@ func (c *conn) copyUntilClose(u *upConn, outChunked bool) error {
 	return nil
 }
 
-// pump copies a response body from src to the client until src's EOF, re-chunking it
-// when outChunked, and counts the bytes.
-func (c *conn) pump(src io.Reader, outChunked bool) error {
-	cb := c.copyBuf()
-	for {
-		n, err := src.Read(cb)
-		if n > 0 {
-			var werr error
-			if outChunked {
-				werr = c.cw.chunk(cb[:n])
-			} else {
-				werr = c.cw.write(cb[:n])
-			}
-			if werr != nil {
-				return werr
-			}
-			c.res.BytesOut += int64(n)
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+// emit writes response body bytes to the client, as one chunk when outChunked, and
+// counts them.
+func (c *conn) emit(p []byte, outChunked bool) error {
+	var err error
+	if outChunked {
+		err = c.cw.chunk(p)
+	} else {
+		err = c.cw.write(p)
 	}
+	if err == nil {
+		c.res.BytesOut += int64(len(p))
+	}
+	return err
 }
 
 func appendStatusLineBytes(b []byte, status int, reason []byte) []byte {

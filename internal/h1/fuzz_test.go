@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 var requestSeeds = []string{
@@ -151,6 +152,24 @@ func FuzzChunked(f *testing.F) {
 		}
 		if !cr.done() {
 			t.Fatalf("decoder stopped without finishing or failing")
+		}
+		// next, the copy-free form the relay uses, must decode the same bytes.
+		vbr := &reader{c: bytesConn{r: iotest.OneByteReader(bytes.NewReader(data))}, buf: make([]byte, readBufSize)}
+		vcr := &chunkedReader{}
+		vcr.reset(vbr)
+		var viewed []byte
+		for i := 0; i <= len(data); i++ {
+			v, err := vcr.next()
+			viewed = append(viewed, v...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("next() failed (%v) where Read() decoded %q", err, got)
+			}
+		}
+		if !bytes.Equal(viewed, got) || !bytes.Equal(vcr.trailer, cr.trailer) {
+			t.Fatalf("next() = %q trailer %q, Read() = %q trailer %q", viewed, vcr.trailer, got, cr.trailer)
 		}
 		want, err := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(data)))
 		if err != nil {

@@ -6,18 +6,81 @@ import (
 	"time"
 )
 
-// upConn is one connection to an upstream target. Its read buffer lives as long as
-// the connection (response heads are parsed in place in it).
+// upConn is one connection to an upstream target. Response heads are parsed in place
+// in its read buffer: a pooled buffer, held only while an exchange needs it. An idle
+// pooled connection holds none. A connection whose last response head came within
+// fastHead reads the next one straight into the pooled buffer (a head and a 16 KiB body
+// in one read); any other waits on a small array of its own and moves to the pooled
+// buffer once bytes arrive, so slow exchanges (long polls, slow backends) do not each
+// hold 32 KiB while they wait. By Little's law the pooled buffers held while waiting
+// stay few: at most request rate x fastHead of them.
 type upConn struct {
 	c      net.Conn
 	br     reader
+	bp     *[]byte // pooled read buffer while bytes of a response are in flight, else nil
 	addr   string
 	idleAt time.Time
 	dl     deadline
 	reused bool // served a response before: may have been closed by the upstream
+	fast   bool // its last response head came within fastHead
+	small  [upSmallBuf]byte
 }
 
-func (u *upConn) close() { _ = u.c.Close() }
+// fastHead is how soon a response head must follow the request for the connection's
+// next exchange to wait on the pooled buffer rather than on its small array.
+const fastHead = 10 * time.Millisecond
+
+// upSmallBuf is the size of an upstream connection's own read array: a typical response
+// head with a short body arrives in it whole.
+const upSmallBuf = 1 << 10
+
+// headRoom is kept free in front of the pooled read buffer. The response head the
+// client gets is put there, right before the body bytes that arrived with the upstream's
+// head, so both leave in one write (see copyLength). It covers what the engine adds
+// to a head beyond what it drops; a larger head goes out in a write of its own.
+const headRoom = 512
+
+// takeBuf moves the reader from the small array to a pooled buffer as large as the copy
+// buffer, carrying over what it holds: a 16 KiB body then takes one more read, not
+// several, and is written on from where it landed.
+func (u *upConn) takeBuf() {
+	if u.bp != nil {
+		return
+	}
+	b := &u.br
+	u.bp = copyBufPool.Get().(*[]byte)
+	big := (*u.bp)[headRoom:]
+	n := copy(big, b.buf[b.lo:b.w])
+	b.buf, b.r, b.w = big, b.r-b.lo, n
+	b.lo = 0
+}
+
+// dropBuf returns the pooled buffer and puts the reader back on the small array; the
+// caller has consumed or abandoned what it held.
+func (u *upConn) dropBuf() {
+	if u.bp != nil {
+		copyBufPool.Put(u.bp)
+		u.bp = nil
+	}
+	u.br.buf, u.br.r, u.br.w, u.br.lo = u.small[:], 0, 0, 0
+}
+
+// before returns the pooled buffer up to the first unread byte (the headroom and the
+// consumed bytes), or nil when the reader is not on the pooled buffer.
+func (u *upConn) before() []byte {
+	b := &u.br
+	if u.bp == nil || len(b.buf) == 0 || &b.buf[0] != &(*u.bp)[headRoom] {
+		return nil
+	}
+	return (*u.bp)[:headRoom+b.r]
+}
+
+// close closes the connection and returns its buffer. It may be called more than
+// once; nothing may use u afterwards.
+func (u *upConn) close() {
+	u.dropBuf()
+	_ = u.c.Close()
+}
 
 // upstreamPool keeps idle keep-alive connections per target address, newest on top
 // (LIFO keeps a hot set warm and lets the rest expire). One mutex guards it; it is
@@ -80,7 +143,8 @@ func (p *upstreamPool) dial(addr string, timeout time.Duration) (*upConn, error)
 		return nil, err
 	}
 	u := &upConn{c: c, addr: addr, dl: deadline{d: p.stall}}
-	u.br = reader{c: c, buf: make([]byte, readBufSize)}
+	u.br.c = c
+	u.br.buf = u.small[:]
 	return u, nil
 }
 
@@ -90,7 +154,7 @@ func (p *upstreamPool) put(u *upConn, now time.Time) {
 		u.close()
 		return
 	}
-	u.br.r, u.br.w, u.br.lo = 0, 0, 0
+	u.dropBuf()
 	u.idleAt = now
 	u.reused = true
 	p.mu.Lock()

@@ -15,6 +15,10 @@ type writer struct {
 	buf []byte
 	dl  *deadline
 	err error
+	// vec and arr let write send the buffered bytes and a large piece in one writev
+	// without allocating (net.Buffers consumes the slice it writes).
+	vec net.Buffers
+	arr [2][]byte
 }
 
 // flush writes the buffered bytes.
@@ -32,7 +36,9 @@ func (w *writer) flush() error {
 	return err
 }
 
-// write buffers p, or flushes and writes p directly when it would not fit.
+// write buffers p, or, when it would not fit, writes the buffered bytes and p together:
+// one writev, so a response head and a large body leave in one system call and the
+// client is woken once.
 func (w *writer) write(p []byte) error {
 	if w.err != nil {
 		return w.err
@@ -41,11 +47,17 @@ func (w *writer) write(p []byte) error {
 		w.buf = append(w.buf, p...)
 		return nil
 	}
-	if err := w.flush(); err != nil {
-		return err
-	}
 	w.dl.write(w.c)
-	_, err := w.c.Write(p)
+	var err error
+	if len(w.buf) == 0 {
+		_, err = w.c.Write(p)
+	} else {
+		w.arr[0], w.arr[1] = w.buf, p
+		w.vec = w.arr[:]
+		_, err = w.vec.WriteTo(w.c)
+		w.arr, w.vec = [2][]byte{}, nil
+		w.buf = w.buf[:0]
+	}
 	w.err = err
 	return err
 }
