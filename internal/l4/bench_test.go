@@ -1,6 +1,7 @@
 package l4
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -88,5 +89,44 @@ func BenchmarkTCPConnectDirect(b *testing.B) {
 			b.Fatal(err)
 		}
 		c.Close()
+	}
+}
+
+// BenchmarkTCPRelayMessage is the relay's hot path: one small request and its reply
+// per op over one proxied keep-alive connection to an echo backend. allocs/op counts
+// the whole process (client, proxy, backend) and must stay 0 in steady state.
+func BenchmarkTCPRelayMessage(b *testing.B) {
+	for _, m := range relayModes {
+		for _, size := range []int{6, 16 << 10} {
+			b.Run(fmt.Sprintf("%s/%dB", m.name, size), func(b *testing.B) {
+				be := testbackend.StartTCPEcho(b)
+				_, addr := startTCP(b, TCPOptions{IdleTimeout: time.Minute, goroutineRelay: m.goroutine}, route(be.Addr()))
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				msg, got := make([]byte, size), make([]byte, size)
+				for range 100 { // warm pools and buffers
+					if _, err := c.Write(msg); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.ReadFull(c, got); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := c.Write(msg); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.ReadFull(c, got); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
