@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -329,23 +330,33 @@ func (r *pollRelay) finish(err error) {
 	r.wg.Done()
 }
 
-// read and write are the non-blocking syscalls, retried on EINTR.
+// read and write are recv(2) and send(2) on the non-blocking sockets, retried on
+// EINTR. Why not unix.Read/Write: read(2)/write(2) take the VFS path (fdget_pos,
+// rw_verify_area, the iter wrappers) that recvfrom/sendto skip, and the
+// entersyscall/exitsyscall pair around syscall.Syscall buys nothing for a call that
+// never blocks; together they were about 2 µs of the 8 µs per request separating
+// this relay from nginx in a perf profile. MSG_NOSIGNAL: a send to a reset peer
+// returns EPIPE without a SIGPIPE for the runtime to field.
 func read(fd int, p []byte) (int, error) {
 	for {
-		n, err := unix.Read(fd, p)
-		if err == unix.EINTR {
-			continue
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0, 0, 0)
+		if e == 0 {
+			return int(n), nil
 		}
-		return max(n, 0), err
+		if e != unix.EINTR {
+			return 0, e
+		}
 	}
 }
 
 func write(fd int, p []byte) (int, error) {
 	for {
-		n, err := unix.Write(fd, p)
-		if err == unix.EINTR {
-			continue
+		n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
+		if e == 0 {
+			return int(n), nil
 		}
-		return max(n, 0), err
+		if e != unix.EINTR {
+			return 0, e
+		}
 	}
 }
