@@ -14,8 +14,14 @@ import (
 // an echo backend and reads it back: b.SetBytes counts one direction. Allocations are
 // those of the whole process (client, proxy, backend) per MiB relayed.
 func BenchmarkTCPRelayThroughput(b *testing.B) {
+	for _, m := range relayModes {
+		b.Run(m.name, func(b *testing.B) { benchThroughput(b, m.goroutine) })
+	}
+}
+
+func benchThroughput(b *testing.B, goroutine bool) {
 	be := testbackend.StartTCPEcho(b)
-	_, addr := startTCP(b, TCPOptions{IdleTimeout: time.Minute}, route(be.Addr()))
+	_, addr := startTCP(b, TCPOptions{IdleTimeout: time.Minute, goroutineRelay: goroutine}, route(be.Addr()))
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
@@ -50,8 +56,14 @@ func BenchmarkTCPRelayThroughput(b *testing.B) {
 // through a fresh upstream connection, close. allocs/op covers client, proxy and
 // backend together for one connection.
 func BenchmarkTCPConnect(b *testing.B) {
+	for _, m := range relayModes {
+		b.Run(m.name, func(b *testing.B) { benchConnect(b, m.goroutine) })
+	}
+}
+
+func benchConnect(b *testing.B, goroutine bool) {
 	be := testbackend.StartTCPEcho(b)
-	_, addr := startTCP(b, TCPOptions{}, route(be.Addr()))
+	_, addr := startTCP(b, TCPOptions{IdleTimeout: time.Minute, goroutineRelay: goroutine}, route(be.Addr()))
 	one := make([]byte, 1)
 	b.ReportAllocs()
 	b.ResetTimer()

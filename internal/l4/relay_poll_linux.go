@@ -25,7 +25,41 @@ var heldPool = sync.Pool{New: func() any { b := make([]byte, pollBufSize); retur
 // single read buffer serves every session: bytes read are written on at once, and a
 // session keeps a buffer only when its destination could not take them all.
 type pollerState struct {
-	buf *[]byte
+	buf   *[]byte
+	pipes [][2]int // idle splice pipes, empty, at most maxIdlePipes
+}
+
+// maxIdlePipes bounds the pipes a poller keeps for bulk sessions to come.
+const maxIdlePipes = 16
+
+// pipeSize is what a bulk direction asks one splice to move (and the pipe's size).
+const pipeSize = 1 << 20
+
+// pipe returns an idle pipe or a new one (ok false when none can be made: the
+// direction then stays on read/write).
+func (st *pollerState) pipe() (p [2]int, ok bool) {
+	if n := len(st.pipes); n > 0 {
+		p = st.pipes[n-1]
+		st.pipes = st.pipes[:n-1]
+		return p, true
+	}
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		return p, false
+	}
+	// A bigger pipe moves more per splice; failing (pipe-max-size) only costs calls.
+	unix.FcntlInt(uintptr(fds[0]), unix.F_SETPIPE_SZ, pipeSize)
+	return fds, true
+}
+
+// putPipe keeps an empty pipe for reuse, or closes it.
+func (st *pollerState) putPipe(p [2]int, empty bool) {
+	if empty && len(st.pipes) < maxIdlePipes {
+		st.pipes = append(st.pipes, p)
+		return
+	}
+	unix.Close(p[0])
+	unix.Close(p[1])
 }
 
 var pollerStates sync.Map // *netpoll.Poller → *pollerState
@@ -100,6 +134,9 @@ var _ netpoll.Handler = (*pollEnd)(nil)
 type pollDir struct {
 	held    *[]byte // buffer kept while pend is not written (nil otherwise)
 	pend    []byte  // bytes read and not yet written, inside held
+	bulk    bool    // moving with splice(2) through pipe
+	pipe    [2]int  // read end, write end; valid when bulk
+	inPipe  int     // bytes spliced into pipe and not yet out
 	blocked bool    // the destination said EAGAIN; wait for its Writable
 	hup     bool    // the source reported hang-up: read to EOF, not just to a short read
 	eof     bool    // the source ended; the destination is shut for writing once pend is out
@@ -233,6 +270,13 @@ func (r *pollRelay) ready(side int, ev netpoll.Events) {
 // the destination is full (then it waits for Writable with the bytes held), or the
 // source ends.
 //
+// Small reads go through the poller's buffer: for request/response traffic one
+// read and one write cost less than two splices through a pipe (measured: the 16 KiB
+// l4 bench ran 12% cheaper than the spliced goroutine relay). A read that fills the
+// buffer marks a bulk stream, and from then on the direction splices through a pipe
+// without copying to user space (measured: 1 MiB echo at 680-800 MB/s spliced
+// against 340-445 MB/s copied).
+//
 // A short read means the socket was drained at that moment, and any later arrival
 // queues a new edge, so the EAGAIN read Go would make is skipped (as nginx does).
 // Not after a hang-up: the FIN may have come with the edge just consumed, so then
@@ -244,6 +288,17 @@ func (r *pollRelay) pump(d int) {
 	}
 	src, dst := r.fd[d], r.fd[1-d]
 	for {
+		if dir.inPipe > 0 {
+			n, err := splice(dir.pipe[0], dst, dir.inPipe)
+			if err != nil && err != unix.EAGAIN {
+				r.finish(err)
+				return
+			}
+			if dir.inPipe -= n; dir.inPipe > 0 {
+				dir.blocked = true
+				return
+			}
+		}
 		if len(dir.pend) > 0 {
 			n, err := write(dst, dir.pend)
 			if err != nil && err != unix.EAGAIN {
@@ -268,6 +323,28 @@ func (r *pollRelay) pump(d int) {
 				r.finish(nil)
 			}
 			return
+		}
+		if dir.bulk {
+			n, err := splice(src, dir.pipe[1], pipeSize)
+			switch {
+			case err == unix.EAGAIN:
+				return
+			case err != nil:
+				r.finish(err)
+				return
+			case n == 0:
+				dir.eof = true
+				continue
+			}
+			dir.n += int64(n)
+			if r.active.Load() == 0 {
+				r.active.Store(1)
+			}
+			// No short-read shortcut here: a non-blocking splice from TCP stops after
+			// one pass over the receive queue or when the pipe's slots are full, so a
+			// short splice does not mean the socket is drained. Read to EAGAIN.
+			dir.inPipe = n
+			continue
 		}
 		buf := *r.st.buf
 		n, err := read(src, buf)
@@ -297,7 +374,9 @@ func (r *pollRelay) pump(d int) {
 			dir.blocked = true
 			return
 		}
-		if n < len(buf) && !dir.hup {
+		if n == len(buf) {
+			dir.pipe, dir.bulk = r.st.pipe()
+		} else if !dir.hup {
 			return
 		}
 	}
@@ -318,9 +397,14 @@ func (r *pollRelay) finish(err error) {
 	}
 	r.mu.Unlock()
 	for i := range r.dirs {
-		if d := &r.dirs[i]; d.held != nil {
+		d := &r.dirs[i]
+		if d.held != nil {
 			heldPool.Put(d.held)
 			d.held, d.pend = nil, nil
+		}
+		if d.bulk {
+			r.st.putPipe(d.pipe, d.inPipe == 0)
+			d.bulk, d.inPipe = false, 0
 		}
 	}
 	if err != nil && r.abortErr == nil {
@@ -354,6 +438,21 @@ func write(fd int, p []byte) (int, error) {
 		n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
 		if e == 0 {
 			return int(n), nil
+		}
+		if e != unix.EINTR {
+			return 0, e
+		}
+	}
+}
+
+// splice moves up to n bytes from in to out without a user-space copy; one side is
+// a pipe. Non-blocking on both: the sockets are, and SPLICE_F_NONBLOCK covers the
+// pipe.
+func splice(in, out, n int) (int, error) {
+	for {
+		w, _, e := unix.RawSyscall6(unix.SYS_SPLICE, uintptr(in), 0, uintptr(out), 0, uintptr(n), unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+		if e == 0 {
+			return int(w), nil
 		}
 		if e != unix.EINTR {
 			return 0, e
