@@ -392,7 +392,9 @@ func (r *pollRelay) finish(err error) {
 		err = r.abortErr
 	}
 	for i := range r.fd {
-		r.regs[i].Remove()
+		// Detach left this descriptor the socket's only reference, so closing it
+		// leaves the epoll set; Forget spares the EPOLL_CTL_DEL.
+		r.regs[i].Forget()
 		unix.Close(r.fd[i])
 	}
 	r.mu.Unlock()

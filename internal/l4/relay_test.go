@@ -235,7 +235,7 @@ func TestTCPPeerReset(t *testing.T) {
 // session that keeps moving bytes (in one direction only) survives.
 func TestTCPIdleSweep(t *testing.T) {
 	t.Parallel()
-	const idle = 200 * time.Millisecond
+	const idle = 400 * time.Millisecond
 	for _, m := range relayModes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
@@ -257,7 +257,7 @@ func TestTCPIdleSweep(t *testing.T) {
 				if _, err := busy.Write([]byte("b")); err != nil {
 					t.Fatalf("busy session write after %v: %v", time.Since(start), err)
 				}
-				time.Sleep(idle / 5)
+				time.Sleep(idle / 8)
 			}
 			expectClosed(t, silent, 5*time.Second)
 			mu.Lock()

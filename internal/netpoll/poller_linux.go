@@ -185,6 +185,13 @@ func (r *Registration) Remove() error {
 	return nil
 }
 
+// Forget ends the registration without telling the kernel, for a caller that closes
+// the descriptor right after and holds its only reference (no dup, no fork): the
+// close removes it from the epoll set, so EPOLL_CTL_DEL would be a wasted syscall per
+// descriptor. Events the kernel queued before the close are dropped by the
+// generation check, as after Remove.
+func (r *Registration) Forget() { r.p.release(r) }
+
 // FD returns the registered descriptor.
 func (r *Registration) FD() int { return r.fd }
 
