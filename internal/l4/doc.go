@@ -29,22 +29,32 @@
 //     never a half-open session). The chosen target's State is Begun.
 //  6. optional PROXY v1/v2 header to the target (Route.ProxyProtocol), then the bytes
 //     peeked in steps 3-4, then:
-//  7. copy both ways, half-closing: each direction runs until EOF and then CloseWrites
-//     its destination, so protocols that half-close (a client sending its request and
-//     shutting down its write side) work; an error in either direction closes both.
-//     Between two *net.TCPConn the copy is (*net.TCPConn).ReadFrom, which splices in
-//     the kernel on Linux; nothing wraps the conns, and peeked bytes are written before
-//     the raw conn takes over. Other pairs use pooled 32 KiB buffers.
+//  7. copy both ways, half-closing: each direction runs until EOF and then shuts down
+//     its destination's write side, so protocols that half-close (a client sending its
+//     request and shutting down its write side) work; an error in either direction
+//     closes both. Peeked bytes are written before the relay takes over.
+//     On Linux, between two *net.TCPConn, the relay is readiness-driven (relay_poll_linux.go):
+//     both sockets are detached from the Go runtime (netpoll.Detach) and registered
+//     edge-triggered on a poller of netpoll.Shared(); on readable, bytes are read into
+//     the poller's buffer and written on at once (one recv and one send per message,
+//     no goroutine switch, no EAGAIN read before parking); a destination that cannot
+//     take them all keeps them in a pooled buffer, its source is not read until the
+//     destination is writable again (memory per session stays bounded); a read that
+//     fills the 64 KiB buffer marks a bulk stream, which then splices through a pooled
+//     pipe. Elsewhere (and with GANTRY_L4_RELAY=goroutine, for comparison) two
+//     goroutines copy: (*net.TCPConn).ReadFrom, which splices on Linux, after small
+//     reads through a pooled buffer; other pairs use pooled 32 KiB buffers.
 //  8. callback: State.End with the connect time as the latency sample (a session's
 //     length says nothing about a target's speed) and TCPOptions.OnDone with the
 //     session's bytes, duration and error.
 //
-// Idle timeout trade-off: resetting a read deadline per read would defeat splice (it
-// returns only at EOF), so each direction arms its deadline a quarter of IdleTimeout
-// ahead and re-arms it only when it fires; bytes moved since the last firing count as
-// activity shared by both directions. An idle session therefore closes between
-// IdleTimeout and 1.25×IdleTimeout after its last byte, at the cost of one deadline
-// update per quarter period per direction.
+// Idle timeout trade-off: no clock is read per message. Poller sessions set an
+// activity flag when bytes move; one sweeper goroutine per TCPServer ticks at a
+// quarter of IdleTimeout, clears the flags and closes sessions found clear for four
+// ticks in a row. The goroutine relay arms each direction's read deadline a quarter
+// of IdleTimeout ahead and re-arms it only when it fires (a deadline per read would
+// defeat splice). Either way an idle session closes between IdleTimeout and
+// 1.25×IdleTimeout after its last byte.
 //
 // UDP: one session per client address (a map under an RWMutex), each with its own
 // connected upstream socket picked at the first datagram and a goroutine relaying
@@ -52,9 +62,13 @@
 // coarse deadline scheme) or on ICMP unreachable; MaxSessions drops datagrams that
 // would open more. Datagram buffers are pooled 64 KiB slices.
 //
-// Concurrency: servers are safe for concurrent use. Per TCP connection there are two
-// goroutines (handler and one copy direction) and no allocation of ours beyond
-// pooled session state; per UDP session one goroutine. Shutdown stops accepting,
-// waits for sessions until its context ends, then closes them and waits for their
-// goroutines, so none outlive it.
+// Concurrency: servers are safe for concurrent use. Per TCP connection there is one
+// goroutine (the handler, parked while a poller relays; with the goroutine relay a
+// second one copies), and no allocation of ours beyond pooled session state; per UDP
+// session one goroutine. A poller session's bytes move only on its poller's
+// goroutine; Shutdown and the sweeper end it by shutting its sockets down, which
+// the poller sees and finishes (only the poller closes the descriptors), and the
+// handler then does the accounting (State.End, OnDone) off the poller. Shutdown
+// stops accepting, waits for sessions until its context ends, then closes them and
+// waits for their goroutines (and the sweeper), so none outlive it.
 package l4

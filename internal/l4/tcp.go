@@ -71,6 +71,9 @@ type TCPOptions struct {
 	// OnDone, when set, is called once per accepted connection after it is closed,
 	// on the connection's goroutine; it must not retain info.ServerName.
 	OnDone func(info *SessionInfo)
+
+	// goroutineRelay forces the goroutine relay (tests of the non-Linux path).
+	goroutineRelay bool
 }
 
 // TCPStats are counters of a TCPServer.
@@ -104,6 +107,11 @@ type TCPServer struct {
 	serveWG   sync.WaitGroup
 	sessWG    sync.WaitGroup
 	done      chan struct{} // closed by Shutdown, wakes accept back-off
+
+	// The idle sweeper of poller sessions, started with the first one (see sweep).
+	sweeping  atomic.Bool
+	sweepStop chan struct{} // under mu; closed when Shutdown has drained
+	sweepWG   sync.WaitGroup
 }
 
 // NewTCP returns a server with an empty table (every connection is closed until
@@ -234,6 +242,7 @@ func (s *TCPServer) Shutdown(ctx context.Context) error {
 	select {
 	case <-drained:
 		s.cancel()
+		s.stopSweep()
 		return nil
 	case <-ctx.Done():
 	}
@@ -241,10 +250,69 @@ func (s *TCPServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	for ss := range s.sessions {
 		ss.closeConns()
+		ss.poll.abort(ErrServerClosed)
 	}
 	s.mu.Unlock()
 	<-drained
+	s.stopSweep()
 	return ctx.Err()
+}
+
+// startSweep starts the idle sweeper once, when the first poller session of a server
+// with an idle timeout begins.
+func (s *TCPServer) startSweep() {
+	if s.opts.IdleTimeout <= 0 || s.sweeping.Load() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sweepStop != nil {
+		return
+	}
+	s.sweeping.Store(true)
+	s.sweepStop = make(chan struct{})
+	s.sweepWG.Add(1)
+	go s.sweep(s.sweepStop)
+}
+
+// stopSweep ends the sweeper; Shutdown calls it once no session is left.
+func (s *TCPServer) stopSweep() {
+	s.mu.Lock()
+	if s.sweepStop != nil {
+		select {
+		case <-s.sweepStop:
+		default:
+			close(s.sweepStop)
+		}
+	}
+	s.mu.Unlock()
+	s.sweepWG.Wait()
+}
+
+// sweep closes poller sessions idle for IdleTimeout. Poller sessions have no read
+// deadline (nothing blocks on a read), so one goroutine per server ticks at a quarter
+// of the timeout and ages every session that moved no byte since the last tick: a
+// session closes between IdleTimeout and 1.25×IdleTimeout after its last byte, as
+// with the goroutine relay, and the hot path pays one flag store per tick.
+func (s *TCPServer) sweep(stop <-chan struct{}) {
+	defer s.sweepWG.Done()
+	idle := s.opts.IdleTimeout
+	tick := max(idle/4, time.Millisecond)
+	limit := int((idle + tick - 1) / tick)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-stop:
+			return
+		}
+		s.mu.Lock()
+		for ss := range s.sessions {
+			ss.poll.idleTick(limit)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // session is the per-connection state, pooled so that a connection costs no
@@ -256,6 +324,7 @@ type session struct {
 	hdr        [proxyHeaderMax]byte
 	sni        [maxServerName]byte
 	relay      relay
+	poll       pollRelay
 	done       SessionInfo
 }
 
@@ -392,13 +461,26 @@ func (s *TCPServer) handle(c net.Conn, tab *table) {
 		}
 		br.Reset(nil)
 	}
-	in, out, err := ss.relay.run(c, up, s.opts.IdleTimeout)
+	in, out, err := s.relay(ss, c, up)
 	ss.done.BytesIn += in
 	ss.done.BytesOut = out
 	ss.done.Err = err
 	if err != nil {
 		s.log.Debug("l4 session ended", "listener", s.opts.Listener, "target", target.Addr, "err", err)
 	}
+}
+
+// relay moves the session's bytes until both sides are done: on the readiness loop
+// where there is one (Linux), else, or when forced by GANTRY_L4_RELAY=goroutine (for
+// comparison benchmarks), with the two-goroutine relay.
+func (s *TCPServer) relay(ss *session, c, up net.Conn) (in, out int64, err error) {
+	if !s.opts.goroutineRelay && pollSupported() {
+		s.startSweep()
+		if in, out, err, ok := ss.poll.run(c, up); ok {
+			return in, out, err
+		}
+	}
+	return ss.relay.run(c, up, s.opts.IdleTimeout)
 }
 
 func (s *TCPServer) fail(ss *session, err error) {

@@ -30,6 +30,9 @@ func (r *Registration) Rearm(ev Events) error { return ErrUnsupported }
 // Remove returns ErrUnsupported on this platform.
 func (r *Registration) Remove() error { return ErrUnsupported }
 
+// Forget does nothing on this platform.
+func (r *Registration) Forget() {}
+
 // FD returns -1 on this platform.
 func (r *Registration) FD() int { return -1 }
 
