@@ -164,9 +164,15 @@ func (p *Policy) Apply(r *policy.Request) *policy.Answer {
 		}
 	}
 	if p.jwt != nil {
-		c, claims, why := p.jwt.authenticate(authz, p.log)
+		v, why := p.jwt.authenticate(authz, p.log)
+		var c *policy.Consumer
+		if v != nil {
+			c = v.consumer
+		}
 		if try(MethodJWT, c, why) {
-			p.jwt.forwardClaims(r.Header, claims)
+			for _, f := range v.forward {
+				r.Header.Set(f.name, f.value)
+			}
 			return nil
 		}
 	}

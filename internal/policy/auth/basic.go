@@ -22,7 +22,7 @@ type basicAuth struct {
 	users map[string]basicUser
 	salt  [16]byte
 	// verified holds salted SHA-256 digests of (user, password) pairs that verified.
-	verified *fifoCache[[sha256.Size]byte, struct{}]
+	verified *digestCache[struct{}]
 	// decoy is a configured user's hash, verified for unknown users.
 	decoy basicUser
 }
@@ -34,7 +34,7 @@ type basicUser struct {
 }
 
 func newBasic(cfg *config.BasicAuth, idx *consumerIndex) (*basicAuth, error) {
-	b := &basicAuth{realm: cfg.Realm, users: map[string]basicUser{}, verified: newFIFOCache[[sha256.Size]byte, struct{}](basicCacheSize)}
+	b := &basicAuth{realm: cfg.Realm, users: map[string]basicUser{}, verified: newDigestCache[struct{}](basicCacheSize, 0)}
 	if b.realm == "" {
 		b.realm = config.DefaultRealm
 	}
@@ -96,7 +96,7 @@ func (b *basicAuth) authenticate(authz string) (*policy.Consumer, Reason) {
 	if !u.verify(pass) {
 		return nil, ReasonBadPassword
 	}
-	b.verified.put(key, struct{}{})
+	b.verified.put(key, struct{}{}, 0)
 	return u.consumer, ReasonNone
 }
 

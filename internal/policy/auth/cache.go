@@ -1,46 +1,117 @@
 package auth
 
-import "sync"
+import (
+	"crypto/sha256"
+	"sync"
+)
 
-// fifoCache is a bounded map evicting the oldest insertion. It caches verification
-// results (never secrets) so slow checks (bcrypt, x509 chains) run once per credential.
-type fifoCache[K comparable, V any] struct {
-	mu   sync.Mutex
-	m    map[K]V
-	ring []K
-	next int
+// digest is the key of every verification cache: a SHA-256 of the credential (salted
+// for Basic), never the credential itself.
+type digest = [sha256.Size]byte
+
+// cacheShards spreads a cache over this many mutexes so the requests of different
+// cores rarely wait on the same one. A power of two: the shard is a digest byte masked.
+const cacheShards = 16
+
+// digestCache is a bounded map from credential digests to verification results
+// (never secrets), so slow checks (bcrypt, x509 chains, JWT parsing) run once per
+// credential. It is sharded by the digest's first byte (uniform, since it is a hash);
+// each shard evicts its oldest insertions when it holds its share of maxEntries, or
+// when an insertion would take it over its share of maxCost (0: no cost bound), so
+// memory stays bounded also when entries differ in size (JWT claims). Callers decide
+// what validity a value has; the cache only bounds how many are kept. Safe for
+// concurrent use; get does not allocate.
+type digestCache[V any] struct {
+	shards [cacheShards]cacheShard[V]
 }
 
-func newFIFOCache[K comparable, V any](size int) *fifoCache[K, V] {
-	return &fifoCache[K, V]{m: make(map[K]V, size), ring: make([]K, 0, size)}
+type cacheShard[V any] struct {
+	mu      sync.Mutex
+	m       map[digest]cacheItem[V]
+	ring    []digest // insertion order, a circular queue: head is the oldest
+	head, n int
+	cost    int // sum of the items' costs
+	maxCost int
+
+	_ [64]byte // keep neighbouring shards' mutexes off one cache line
 }
 
-func (c *fifoCache[K, V]) get(k K) (V, bool) {
-	c.mu.Lock()
-	v, ok := c.m[k]
-	c.mu.Unlock()
-	return v, ok
+type cacheItem[V any] struct {
+	v    V
+	cost int
 }
 
-func (c *fifoCache[K, V]) put(k K, v V) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[k]; ok {
-		c.m[k] = v
+// newDigestCache returns a cache holding at most maxEntries values (rounded up to a
+// multiple of the shard count) and, when maxCost > 0, a total cost of about maxCost.
+func newDigestCache[V any](maxEntries, maxCost int) *digestCache[V] {
+	per := max(1, (maxEntries+cacheShards-1)/cacheShards)
+	c := &digestCache[V]{}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.m = make(map[digest]cacheItem[V], per)
+		s.ring = make([]digest, per)
+		if maxCost > 0 {
+			s.maxCost = max(1, maxCost/cacheShards)
+		}
+	}
+	return c
+}
+
+func (c *digestCache[V]) shard(k *digest) *cacheShard[V] {
+	return &c.shards[k[0]&(cacheShards-1)]
+}
+
+func (c *digestCache[V]) get(k digest) (V, bool) {
+	s := c.shard(&k)
+	s.mu.Lock()
+	it, ok := s.m[k]
+	s.mu.Unlock()
+	return it.v, ok
+}
+
+// put stores v under k with the given cost (ignored without a cost bound). A value
+// costing more than a whole shard's budget is not stored.
+func (c *digestCache[V]) put(k digest, v V, cost int) {
+	s := c.shard(&k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.maxCost == 0 {
+		cost = 0
+	} else if cost > s.maxCost {
 		return
 	}
-	if len(c.ring) < cap(c.ring) {
-		c.ring = append(c.ring, k)
-	} else {
-		delete(c.m, c.ring[c.next])
-		c.ring[c.next] = k
-		c.next = (c.next + 1) % len(c.ring)
+	if old, ok := s.m[k]; ok {
+		// Replaced in place: the key keeps its place in the insertion order. A larger
+		// cost is paid back by the next insertion's evictions.
+		s.m[k] = cacheItem[V]{v: v, cost: cost}
+		s.cost += cost - old.cost
+		return
 	}
-	c.m[k] = v
+	for s.n > 0 && (s.n == len(s.ring) || s.maxCost > 0 && s.cost+cost > s.maxCost) {
+		s.evictOldest()
+	}
+	s.ring[(s.head+s.n)%len(s.ring)] = k
+	s.n++
+	s.m[k] = cacheItem[V]{v: v, cost: cost}
+	s.cost += cost
 }
 
-func (c *fifoCache[K, V]) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
+// evictOldest drops the oldest entry; the caller holds s.mu and s.n > 0.
+func (s *cacheShard[V]) evictOldest() {
+	k := s.ring[s.head]
+	s.head = (s.head + 1) % len(s.ring)
+	s.n--
+	s.cost -= s.m[k].cost
+	delete(s.m, k)
+}
+
+func (c *digestCache[V]) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
 }

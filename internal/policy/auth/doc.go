@@ -34,8 +34,23 @@
 // from a JWKS library because the rate limit must never block a request behind a
 // limiter wait and the per-key algorithm pinning must be ours.
 //
-// Concurrency: a Policy is immutable after New except for its caches (mutex-guarded)
-// and JWKS tables (atomic pointer swaps); it is safe for concurrent use. Close stops
+// Verified JWTs are cached per Policy (so per route and per reload: each route's
+// issuer, audience and algorithm requirements are its own) by SHA-256 of the whole
+// token, because parsing and decoding the claims costs more than proxying the request
+// (issue 6). An entry holds the consumer and the rendered forward_claims headers and is
+// used only while exp, nbf and iat (with the clock skew, as the verifier applies them)
+// allow, for at most five minutes, and only while the key generation it was verified
+// under is current: a JWKS fetch that installs different keys bumps the generation, so
+// a token whose key was rotated out is verified again (and refused) on its next use.
+// Failures are never cached. The cache is bounded in entries and in token bytes, and
+// sharded so cores rarely share a lock; a hit does not allocate. Cached consumers
+// (and their Claims) are shared by every request presenting the token, so later
+// policies must treat policy.Consumer as read-only, as they already must for the
+// consumers of API keys and certificates.
+//
+// Concurrency: a Policy is immutable after New except for its caches (sharded,
+// mutex-guarded), JWKS tables (atomic pointer swaps) and the key generation (atomic);
+// it is safe for concurrent use. Close stops
 // the background JWKS refreshers; the gateway calls it when the snapshot that owns the
 // policy is drained.
 package auth

@@ -78,32 +78,49 @@ func BenchmarkAPIKey(b *testing.B) {
 	}
 }
 
-func benchJWT(b *testing.B, m jwt.SigningMethod, signKey any, cfgKey config.JWTKey) {
-	p, err := New(&config.Auth{JWT: &config.JWTAuth{
-		Keys: []config.JWTKey{cfgKey}, ClockSkew: config.Duration(30 * time.Second), ConsumerClaim: "sub",
-		Issuer: "https://idp.test", Audiences: []string{"gantry-api"},
-	}}, nil, Options{})
-	if err != nil {
-		b.Fatal(err)
+// BenchmarkJWT measures a cache hit (the same token again, the steady state of a
+// keep-alive client) and a miss (full verification and the cache insert, forced by
+// a key-generation change before every request) per algorithm.
+func BenchmarkJWT(b *testing.B) {
+	k := getKeys(b)
+	algs := []struct {
+		name    string
+		m       jwt.SigningMethod
+		signKey any
+		cfgKey  config.JWTKey
+	}{
+		{name: "HS256", m: jwt.SigningMethodHS256, signKey: k.secret, cfgKey: config.JWTKey{Secret: string(k.secret)}},
+		{name: "RS256", m: jwt.SigningMethodRS256, signKey: k.rsa, cfgKey: config.JWTKey{PEM: pubPEM(b, &k.rsa.PublicKey)}},
+		{name: "ES256", m: jwt.SigningMethodES256, signKey: k.ec256, cfgKey: config.JWTKey{PEM: pubPEM(b, &k.ec256.PublicKey)}},
 	}
-	defer p.Close()
-	r := newRequest("Authorization", "Bearer "+sign(b, m, signKey, "", claimsValid("alice")))
-	b.ReportAllocs()
-	for b.Loop() {
-		if a := p.Apply(r); a != nil {
-			b.Fatal(a.Detail)
+	for _, a := range algs {
+		for _, hit := range []bool{true, false} {
+			name := a.name + "/miss"
+			if hit {
+				name = a.name + "/hit"
+			}
+			b.Run(name, func(b *testing.B) {
+				p, err := New(&config.Auth{JWT: &config.JWTAuth{
+					Keys: []config.JWTKey{a.cfgKey}, ClockSkew: config.Duration(30 * time.Second), ConsumerClaim: "sub",
+					Issuer: "https://idp.test", Audiences: []string{"gantry-api"},
+				}}, nil, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer p.Close()
+				r := newRequest("Authorization", "Bearer "+sign(b, a.m, a.signKey, "", claimsValid("alice")))
+				b.ReportAllocs()
+				for b.Loop() {
+					if !hit {
+						p.jwt.keysChanged()
+					}
+					if a := p.Apply(r); a != nil {
+						b.Fatal(a.Detail)
+					}
+				}
+			})
 		}
 	}
-}
-
-func BenchmarkJWTHS256(b *testing.B) {
-	k := getKeys(b)
-	benchJWT(b, jwt.SigningMethodHS256, k.secret, config.JWTKey{Secret: string(k.secret)})
-}
-
-func BenchmarkJWTES256(b *testing.B) {
-	k := getKeys(b)
-	benchJWT(b, jwt.SigningMethodES256, k.ec256, config.JWTKey{PEM: pubPEM(b, &k.ec256.PublicKey)})
 }
 
 func BenchmarkBasicCached(b *testing.B) {

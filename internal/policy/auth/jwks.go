@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,6 +32,9 @@ type jwkSet struct {
 	refresh      time.Duration
 	unknownEvery time.Duration
 	now          func() time.Time
+	// onChange is called after a fetch installed keys that differ from the previous
+	// ones; the JWT authenticator drops its verified-token cache then.
+	onChange func()
 
 	table atomic.Pointer[keyTable]
 
@@ -46,12 +50,15 @@ type jwkSet struct {
 type keyTable struct {
 	byKID map[string][]*verifyKey
 	all   []*verifyKey
+	// body is the SHA-256 of the response the table was parsed from: a refresh that
+	// returns the same bytes keeps the table (and the tokens verified with it).
+	body [sha256.Size]byte
 }
 
-func newJWKSet(url string, refresh, unknownEvery time.Duration, client *http.Client, log *slog.Logger, now func() time.Time) *jwkSet {
+func newJWKSet(url string, refresh, unknownEvery time.Duration, client *http.Client, log *slog.Logger, now func() time.Time, onChange func()) *jwkSet {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &jwkSet{url: url, client: client, log: log, refresh: refresh, unknownEvery: unknownEvery, now: now,
-		ctx: ctx, cancel: cancel, done: make(chan struct{})}
+		onChange: onChange, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	go s.run()
 	return s
 }
@@ -71,12 +78,18 @@ func (s *jwkSet) run() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			s.mu.Lock()
-			if err := s.fetch(); err != nil {
-				s.log.Warn("jwks refresh failed, keeping previous keys", "url", s.url, "error", err)
-			}
-			s.mu.Unlock()
+			s.refreshNow()
 		}
+	}
+}
+
+// refreshNow is one scheduled refresh: fetch and install, keeping the previous keys
+// when the fetch fails.
+func (s *jwkSet) refreshNow() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fetch(); err != nil {
+		s.log.Warn("jwks refresh failed, keeping previous keys", "url", s.url, "error", err)
 	}
 }
 
@@ -159,11 +172,22 @@ func (s *jwkSet) fetch() error {
 	if len(body) > maxJWKSBytes {
 		return fmt.Errorf("read jwks: larger than %d bytes", maxJWKSBytes)
 	}
+	sum := sha256.Sum256(body)
+	if old := s.table.Load(); old != nil && old.body == sum {
+		return nil // unchanged: keep the table and what was verified with it
+	}
 	t, err := s.parse(body)
 	if err != nil {
 		return err
 	}
+	t.body = sum
+	// Install first, then announce: a request that reads the new generation is thus
+	// sure to verify with the new table; announcing first would let a token verified
+	// with the old table be cached under the new generation.
 	s.table.Store(t)
+	if s.onChange != nil {
+		s.onChange()
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -21,24 +24,57 @@ import (
 // maxTokenBytes bounds the bearer tokens we parse at all.
 const maxTokenBytes = 16 << 10
 
+// Bounds of the verified-token cache of one route (issue 6: parsing and decoding the
+// claims cost more than the proxying). Entries: the tokens of this many clients stay
+// verified; bytes: their total length, so large tokens (whose decoded claims take a
+// few times their length) cannot grow it past a few tens of MiB; TTL: the longest a
+// verification is reused however late exp is, a bound on anything the cache does not
+// see change.
+const (
+	jwtCacheEntries = 10_000
+	jwtCacheBytes   = 16 << 20
+	jwtCacheTTL     = 5 * time.Minute
+)
+
 type jwtAuth struct {
 	realm         string
 	parser        *jwt.Parser
 	algs          []string
+	leeway        time.Duration
+	now           func() time.Time
 	static        []*verifyKey
 	sets          []*jwkSet
 	consumerClaim string
 	forward       []forwardClaim
 	idx           *consumerIndex
+
+	// verified caches successful verifications by SHA-256 of the token. An entry is
+	// used only while its generation is current, so changed JWK Sets drop every entry.
+	verified *digestCache[*jwtVerified]
+	gen      atomic.Uint64
 }
 
 type forwardClaim struct{ claim, header string }
+
+// jwtVerified is what a successful verification yields, shared read-only by every
+// request presenting the same token until notAfter.
+type jwtVerified struct {
+	consumer *policy.Consumer
+	forward  []headerValue // forward_claims headers, rendered once
+	// notBefore and notAfter are nbf/iat and exp with the clock skew applied the way
+	// the verifier applies it; notAfter is also capped at verification + jwtCacheTTL.
+	notBefore, notAfter time.Time
+	gen                 uint64 // key generation the token was verified under
+}
+
+type headerValue struct{ name, value string }
 
 func newJWT(cfg *config.JWTAuth, idx *consumerIndex, client *http.Client, log *slog.Logger, now func() time.Time) (*jwtAuth, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, config.FieldError(cfg.At, "keys", ErrNoKeys)
 	}
-	j := &jwtAuth{realm: config.DefaultRealm, consumerClaim: cfg.ConsumerClaim, idx: idx}
+	j := &jwtAuth{realm: config.DefaultRealm, consumerClaim: cfg.ConsumerClaim, idx: idx, leeway: cfg.ClockSkew.D(), now: now,
+		verified: newDigestCache[*jwtVerified](jwtCacheEntries, jwtCacheBytes)}
 	if j.consumerClaim == "" {
 		j.consumerClaim = config.DefaultConsumerClaim
 	}
@@ -73,7 +109,7 @@ func newJWT(cfg *config.JWTAuth, idx *consumerIndex, client *http.Client, log *s
 			if every == 0 {
 				every = config.DefaultUnknownKIDInterval.D()
 			}
-			j.sets = append(j.sets, newJWKSet(k.JWKSURL, refresh, every, client, log, now))
+			j.sets = append(j.sets, newJWKSet(k.JWKSURL, refresh, every, client, log, now, j.keysChanged))
 			continue
 		default:
 			return nil, config.FieldError(k.At, at, fmt.Errorf("%w: a key needs file, pem, secret or jwks_url", ErrBadKey))
@@ -102,7 +138,7 @@ func newJWT(cfg *config.JWTAuth, idx *consumerIndex, client *http.Client, log *s
 	j.algs = slices.DeleteFunc(j.algs, func(a string) bool { return strings.EqualFold(a, "none") })
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(j.algs),
-		jwt.WithLeeway(cfg.ClockSkew.D()),
+		jwt.WithLeeway(j.leeway),
 		jwt.WithIssuedAt(),
 		jwt.WithExpirationRequired(),
 		jwt.WithJSONNumber(),
@@ -122,6 +158,10 @@ func newJWT(cfg *config.JWTAuth, idx *consumerIndex, client *http.Client, log *s
 	return j, nil
 }
 
+// keysChanged invalidates every cached verification; JWK Sets call it after installing
+// different keys.
+func (j *jwtAuth) keysChanged() { j.gen.Add(1) }
+
 func (j *jwtAuth) close() {
 	for _, s := range j.sets {
 		s.close()
@@ -129,34 +169,87 @@ func (j *jwtAuth) close() {
 	j.sets = nil
 }
 
-// authenticate verifies a bearer token. It returns the consumer, the verified claims
-// (for forward_claims) and the outcome.
-func (j *jwtAuth) authenticate(authz string, log *slog.Logger) (*policy.Consumer, jwt.MapClaims, Reason) {
+// authenticate verifies a bearer token: the consumer and forward_claims headers, or
+// why not. A token verified before is answered from the cache while its generation is
+// current and now is within its validity; anything else (a miss, an entry expired,
+// not yet valid or from older keys) is verified in full. Failures are never cached:
+// a failing token pays for verification every time, and can never displace or shadow
+// a good entry.
+func (j *jwtAuth) authenticate(authz string, log *slog.Logger) (*jwtVerified, Reason) {
 	const prefix = "bearer "
 	if len(authz) < len(prefix) || !strings.EqualFold(authz[:len(prefix)], prefix) {
-		return nil, nil, ReasonMissing
+		return nil, ReasonMissing
 	}
 	raw := strings.TrimSpace(authz[len(prefix):])
 	if raw == "" || len(raw) > maxTokenBytes {
-		return nil, nil, ReasonMalformed
+		return nil, ReasonMalformed
+	}
+	now := j.now()
+	// The key is a digest of the whole token (header, claims and signature), never a
+	// prefix, and nothing cached points into raw: the HTTP/1.1 engine's header strings
+	// alias connection buffers that the next request overwrites.
+	key := tokenDigest(raw)
+	// The generation is read before verifying, so keys changing during the
+	// verification leave the new entry stale rather than valid under new keys.
+	gen := j.gen.Load()
+	if v, ok := j.verified.get(key); ok && v.gen == gen && now.Before(v.notAfter) && !now.Before(v.notBefore) {
+		return v, ReasonNone
 	}
 	claims := jwt.MapClaims{}
 	tok, err := j.parser.ParseWithClaims(raw, claims, j.keyfunc)
 	if err != nil || tok == nil || !tok.Valid {
 		why := j.reason(tok, err)
 		log.Debug("jwt rejected", "reason", why.String(), "error", err)
-		return nil, nil, why
+		return nil, why
 	}
 	name, ok := claims[j.consumerClaim].(string)
 	if !ok || !safeHeaderValue(name) {
 		log.Debug("jwt rejected", "reason", ReasonClaims.String(), "error", errBadConsumer)
-		return nil, nil, ReasonClaims
+		return nil, ReasonClaims
 	}
 	c := &policy.Consumer{Name: name, Claims: claims}
 	if known, ok := j.idx.byName[name]; ok {
 		c.Groups, c.Meta, c.Scopes = known.Groups, known.Meta, known.Scopes
 	}
-	return c, claims, ReasonNone
+	v := &jwtVerified{consumer: c, forward: j.forwardValues(claims), gen: gen}
+	if j.validity(v, claims, now) {
+		j.verified.put(key, v, len(raw))
+	}
+	return v, ReasonNone
+}
+
+// tokenDigest hashes the token in place: sha256 only reads its input, and the copy
+// that []byte(raw) makes would be the only allocation of a cache hit.
+func tokenDigest(raw string) digest {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw)))
+}
+
+// validity sets v's validity window from the verified claims, applying the clock skew
+// exactly as golang-jwt does (valid while now < exp+skew, now >= nbf-skew and
+// now >= iat-skew), so a cached token expires when a fresh verification would fail.
+// It reports false, and the token is not cached, if exp cannot be read (exp is
+// required, so a verified token has one).
+func (j *jwtAuth) validity(v *jwtVerified, claims jwt.MapClaims, now time.Time) bool {
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return false
+	}
+	v.notAfter = now.Add(jwtCacheTTL)
+	if t := exp.Add(j.leeway); t.Before(v.notAfter) {
+		v.notAfter = t
+	}
+	for _, get := range [...]func() (*jwt.NumericDate, error){claims.GetNotBefore, claims.GetIssuedAt} {
+		d, err := get()
+		if err != nil {
+			return false
+		}
+		if d != nil {
+			if t := d.Add(-j.leeway); t.After(v.notBefore) {
+				v.notBefore = t
+			}
+		}
+	}
+	return true
 }
 
 // keyfunc picks the keys a token may be verified with. A token naming a kid uses the
@@ -234,15 +327,17 @@ func (j *jwtAuth) reason(t *jwt.Token, err error) Reason {
 	return ReasonClaims
 }
 
-// forwardClaims sets the configured claim headers; claims that are absent or cannot
-// travel safely in a header are left out (their client copies were already removed).
-func (j *jwtAuth) forwardClaims(h policy.Header, claims jwt.MapClaims) {
+// forwardValues renders the configured claim headers; claims that are absent or cannot
+// travel safely in a header are left out (their client copies are removed anyway).
+func (j *jwtAuth) forwardValues(claims jwt.MapClaims) []headerValue {
+	var out []headerValue
 	for _, f := range j.forward {
 		v, ok := claimString(policy.LookupClaim(claims, f.claim))
 		if ok && safeHeaderValue(v) {
-			h.Set(f.header, v)
+			out = append(out, headerValue{name: f.header, value: v})
 		}
 	}
+	return out
 }
 
 // claimString renders a claim for a header: strings as they are, numbers and booleans

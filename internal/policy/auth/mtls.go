@@ -21,7 +21,7 @@ type mtlsAuth struct {
 	now    func() time.Time
 	// verified caches chain verification per leaf (by SHA-256 of its DER) until the
 	// leaf expires, so a keep-alive client does not pay x509 verification per request.
-	verified *fifoCache[[sha256.Size]byte, mtlsEntry]
+	verified *digestCache[mtlsEntry]
 }
 
 type mtlsEntry struct {
@@ -39,7 +39,7 @@ func newMTLS(cfg *config.MTLSAuth, idx *consumerIndex, now func() time.Time) (*m
 		return nil, config.FieldError(cfg.At, "ca_file", fmt.Errorf("%w: no PEM certificates in %s", ErrBadKey, cfg.CAFile))
 	}
 	m := &mtlsAuth{roots: pool, from: cfg.ConsumerFrom, byName: map[string]*policy.Consumer{}, now: now,
-		verified: newFIFOCache[[sha256.Size]byte, mtlsEntry](mtlsCacheSize)}
+		verified: newDigestCache[mtlsEntry](mtlsCacheSize, 0)}
 	if m.from == "" {
 		m.from = config.ConsumerFromCN
 	}
@@ -91,7 +91,7 @@ func (m *mtlsAuth) authenticate(r *policy.Request) (*policy.Consumer, Reason) {
 	}
 	for _, n := range names {
 		if c, ok := m.byName[n]; ok && n != "" {
-			m.verified.put(key, mtlsEntry{consumer: c, notAfter: leaf.NotAfter})
+			m.verified.put(key, mtlsEntry{consumer: c, notAfter: leaf.NotAfter}, 0)
 			return c, ReasonNone
 		}
 	}
