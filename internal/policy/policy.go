@@ -15,7 +15,10 @@ type Header interface {
 	Del(key string)
 }
 
-// Consumer is an authenticated identity.
+// Consumer is an authenticated identity. A Consumer and everything it points to
+// (Claims, Groups, Scopes, Meta) is read-only once an authenticator returns it: the
+// auth policies share one value between all requests that present the same
+// credential (API keys, client certificates, cached JWT verifications).
 type Consumer struct {
 	Name   string
 	Groups []string
