@@ -27,8 +27,8 @@ import (
 // d.RespHeader is added to w's header. The upstream request is built as for the
 // engine's own requests: hop-by-hop fields and those named in Connection removed,
 // X-Forwarded-For/-Proto/-Host and Forwarded set (kept and appended to only when
-// TrustForwarded), Via added. Unlike the engine, Exchange drops interim (1xx)
-// responses, and res.Upstream and the passive health report are those of the final try.
+// TrustForwarded), Via added (with the protocol received). Unlike the engine,
+// Exchange drops interim (1xx) responses.
 //
 // answer is true when nothing was written to w: the caller must answer with p (no
 // target, connect failure, timeout, invalid upstream response, 413). Otherwise a
@@ -177,7 +177,7 @@ func (b *exchangeBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// interim drops interim responses: net/http gives a handler no way to send them.
+// interim drops interim responses (Exchange's documented difference from the engine).
 func (x *exchange) interim(*response) error { return nil }
 
 // head copies the response head into w's header map and writes the status. A streamed
