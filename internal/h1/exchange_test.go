@@ -33,6 +33,23 @@ func exchangeProxy(t *testing.T, addr string) string {
 	return hs.URL
 }
 
+// getSized GETs /n/<n> from url and fails unless the answer is 200 with the n
+// patterned bytes splitUpstream sends; the body is read to its end.
+func getSized(t *testing.T, c *http.Client, url string, n int) *http.Response {
+	t.Helper()
+	resp, err := c.Get(fmt.Sprintf("%s/n/%d", url, n))
+	if err != nil {
+		t.Fatalf("GET /n/%d: %v", n, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, patterned(n)) {
+		t.Fatalf("GET /n/%d: status %d, %d body bytes (intact %v), %v; want 200 and %d intact bytes",
+			n, resp.StatusCode, len(body), bytes.Equal(body, patterned(n)), err, n)
+	}
+	return resp
+}
+
 // TestExchangeRelay checks that Exchange relays Content-Length, chunked and
 // close-delimited responses of sizes around the engine's buffer sizes intact, however
 // the upstream splits them, with the chunked body's trailer, and keeps the upstream
@@ -59,16 +76,7 @@ func TestExchangeRelay(t *testing.T) {
 			url := exchangeProxy(t, up.ln.Addr().String())
 			c := &http.Client{Timeout: 10 * time.Second}
 			for _, n := range sizes {
-				resp, err := c.Get(fmt.Sprintf("%s/n/%d", url, n))
-				if err != nil {
-					t.Fatalf("GET /n/%d: %v", n, err)
-				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, patterned(n)) {
-					t.Fatalf("GET /n/%d: status %d, %d body bytes (intact %v), %v; want 200 and %d intact bytes",
-						n, resp.StatusCode, len(body), bytes.Equal(body, patterned(n)), err, n)
-				}
+				resp := getSized(t, c, url, n)
 				if got := resp.Header.Get("X-Up"); got != "1" {
 					t.Errorf("GET /n/%d: X-Up = %q, want %q", n, got, "1")
 				}
@@ -94,16 +102,8 @@ func TestExchangeBytesPastBody(t *testing.T) {
 	up := newSplitUpstream(t, "one_write", true, 0)
 	url := exchangeProxy(t, up.ln.Addr().String())
 	c := &http.Client{Timeout: 10 * time.Second}
-	for i, n := range []int{6, 16 << 10, 6} {
-		resp, err := c.Get(fmt.Sprintf("%s/n/%d", url, n))
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, patterned(n)) {
-			t.Fatalf("request %d: status %d, %d body bytes, %v; want 200 and %d", i, resp.StatusCode, len(body), err, n)
-		}
+	for _, n := range []int{6, 16 << 10, 6} {
+		getSized(t, c, url, n)
 	}
 	if got := up.conns.Load(); got != 3 {
 		t.Errorf("upstream connections = %d, want 3 (none reused after extra bytes)", got)
