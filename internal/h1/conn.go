@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gantrygw/gantry/internal/balancer"
 	"github.com/gantrygw/gantry/internal/problem"
 )
 
@@ -28,20 +27,17 @@ type conn struct {
 	br     reader
 	rbp    *[]byte // pooled read buffer, nil once the buffer was replaced by a larger one
 	cw     writer  // to the client
-	uw     writer  // to the upstream of the current try
 	wbp    *[]byte
 	ubp    *[]byte
 	cbp    *[]byte // copy buffer for bodies, taken when a body needs it
 	dl     deadline
 
-	req   Request
-	d     Decision
-	res   Result
-	resp  response
-	cr    chunkedReader // request body
-	ucr   chunkedReader // response body
-	hs    headState
-	tried [8]*balancer.Target
+	req Request
+	d   Decision
+	res Result
+	cr  chunkedReader // request body
+	hs  headState
+	f   forwarder // the current request's forward (forward_conn.go)
 
 	// cl is the connection's identity and lifecycle state, which outlives this conn
 	// while the connection is parked (park.go).
@@ -78,6 +74,7 @@ func (c *conn) attach(cl *session) {
 	c.cw = writer{c: nc, dl: &c.dl}
 	c.remote = cl.remote
 	c.req.remote = c.remote
+	c.f.s, c.f.d, c.f.res, c.f.down, c.f.fl = s, &c.d, &c.res, c, &c.cw
 }
 
 // release returns the pooled buffers and the conn itself. Nothing may reference the
@@ -89,15 +86,13 @@ func (c *conn) release() {
 	}
 	c.putWriteBufs()
 	c.putCopyBuf()
-	c.br, c.cw, c.uw = reader{}, writer{}, writer{}
+	c.br, c.cw = reader{}, writer{}
 	c.s, c.c, c.cl = nil, nil, nil
 	c.req.reset()
 	c.d.reset(nil)
 	c.res = Result{}
-	c.resp.reset()
 	c.cr.reset(nil)
-	c.ucr.reset(nil)
-	c.tried = [8]*balancer.Target{}
+	c.f.reset()
 	connPool.Put(c)
 }
 
@@ -120,7 +115,7 @@ func (c *conn) getWriteBufs() {
 	}
 	if c.ubp == nil {
 		c.ubp = writeBufPool.Get().(*[]byte)
-		c.uw.buf = (*c.ubp)[:0]
+		c.f.uw.buf = (*c.ubp)[:0]
 	}
 }
 
@@ -133,9 +128,9 @@ func (c *conn) putWriteBufs() {
 		c.wbp, c.cw.buf = nil, nil
 	}
 	if c.ubp != nil {
-		*c.ubp = c.uw.buf[:0]
+		*c.ubp = c.f.uw.buf[:0]
 		writeBufPool.Put(c.ubp)
-		c.ubp, c.uw.buf = nil, nil
+		c.ubp, c.f.uw.buf = nil, nil
 	}
 }
 

@@ -31,7 +31,11 @@
 //
 // Server.Exchange runs one upstream exchange through the same pool for a request that
 // arrived elsewhere (an HTTP/2 stream served by net/http): an *http.Request in, an
-// http.ResponseWriter out, the same Decision fields, retries and header rules.
+// http.ResponseWriter out, the same Decision fields, retries and header rules. Both use
+// one forwarder (forward.go: the try loop, upstream connections, response heads, the
+// body relay from the upstream read buffer); a small interface, downstream, is what
+// differs: reading the client's request and writing the response to it (conn in
+// forward_conn.go, Exchange in exchange.go).
 //
 // Handler.Done runs once per answered request with a Result (status, bytes, target,
 // tries, upstream latency, failure reason) for metrics and the access log.

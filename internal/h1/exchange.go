@@ -5,9 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/gantrygw/gantry/internal/balancer"
@@ -18,7 +16,10 @@ import (
 // connections (an HTTP/2 stream served by net/http), to an HTTP/1.1 target through the
 // engine's upstream connection pool, and writes the response to w. It exists because
 // http.Transport costs a read and a write goroutine per upstream connection and a
-// channel hand-off between them on every request (docs/performance.md, HTTP/2).
+// channel hand-off between them on every request (docs/performance.md, HTTP/2). It
+// runs the engine's own forwarding (forwarder: retries, upstream connections, response
+// heads, the body relay from the upstream read buffer); only reading r and writing w
+// are its own.
 //
 // d is read as for a Forward decision: Picker, Info (Tried is maintained here),
 // Observer, Path/RawQuery, Host, TrustForwarded, timeouts, MaxBodyBytes and Retry.
@@ -26,20 +27,23 @@ import (
 // d.RespHeader is added to w's header. The upstream request is built as for the
 // engine's own requests: hop-by-hop fields and those named in Connection removed,
 // X-Forwarded-For/-Proto/-Host and Forwarded set (kept and appended to only when
-// TrustForwarded), Via added.
+// TrustForwarded), Via added (with the protocol received). Unlike the engine,
+// Exchange drops interim (1xx) responses.
 //
 // answer is true when nothing was written to w: the caller must answer with p (no
 // target, connect failure, timeout, invalid upstream response, 413). Otherwise a
-// response was written or the client went away; res tells which. res.Reason
-// "upstream_aborted" means the upstream failed mid-body after the head was written:
-// the caller must abort the stream (net/http: panic(http.ErrAbortHandler)) so the client
-// cannot take the cut response for a complete one.
+// response was written or the client went away; res tells which (res.Reason
+// "client_aborted"). res.Reason "upstream_aborted" means the upstream failed mid-body
+// after the head was written: the caller must abort the stream (net/http:
+// panic(http.ErrAbortHandler)) so the client cannot take the cut response for a
+// complete one.
 //
 // Exchange blocks until the exchange ends and is safe for concurrent use; it neither
 // keeps r, w nor d after it returns.
 func (s *Server) Exchange(w http.ResponseWriter, r *http.Request, d *Decision, res *Result) (p problem.Problem, answer bool) {
 	x := exchangePool.Get().(*exchange)
-	x.s, x.w, x.r, x.d, x.res = s, w, r, d, res
+	x.w, x.r = w, r
+	x.f.s, x.f.d, x.f.res, x.f.down, x.f.fl = s, d, res, x, x
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		x.peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
@@ -50,387 +54,136 @@ func (s *Server) Exchange(w http.ResponseWriter, r *http.Request, d *Decision, r
 	return p, answer
 }
 
-// exchange is the state of one Exchange, pooled.
+// exchange is the state of one Exchange, pooled: the client side of its forwarder.
 type exchange struct {
-	s    *Server
+	f    forwarder
 	w    http.ResponseWriter
 	r    *http.Request
-	d    *Decision
-	res  *Result
 	peer netip.AddrPort
 
-	uw    writer // to the upstream of the current try
-	ubp   *[]byte
-	cbp   *[]byte // response copy buffer
-	bbp   *[]byte // request body buffer
-	resp  response
-	ucr   chunkedReader
-	tried [8]*balancer.Target
+	ubp   *[]byte               // f.uw's buffer
+	bbp   *[]byte               // request body buffer
 	conn  [maxConnTokens]string // options of the request's Connection fields
 	nconn int
 
-	body    []byte // the whole request body when it can be sent again, else nil
-	replay  bool   // the body (possibly none) can be sent again
-	bodyLen int64  // Content-Length sent upstream, -1: chunked, 0: none
+	bodyLen int64 // Content-Length sent upstream, -1: chunked, 0: none
+	left    int64 // bytes of a body of known length not read yet
 
-	p       problem.Problem // the answer the caller owes, when answer is set
-	answer  bool
-	lastP   problem.Problem
-	lastErr error
+	flusher http.Flusher // set when the response streams: flushed before each wait
+	werr    error        // what stopped writes to w
+
+	p      problem.Problem // the answer the caller owes, when answer is set
+	answer bool
 }
+
+var _ downstream = (*exchange)(nil)
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 
 func (x *exchange) release() {
 	if x.ubp != nil {
-		*x.ubp = x.uw.buf[:0]
+		*x.ubp = x.f.uw.buf[:0]
 		writeBufPool.Put(x.ubp)
-	}
-	if x.cbp != nil {
-		copyBufPool.Put(x.cbp)
 	}
 	if x.bbp != nil {
 		copyBufPool.Put(x.bbp)
 	}
-	resp, ucr := x.resp, x.ucr
-	resp.reset()
-	ucr.reset(nil)
-	*x = exchange{resp: resp, ucr: ucr}
+	x.f.reset()
+	*x = exchange{f: x.f}
 	exchangePool.Put(x)
 }
 
-func (x *exchange) copyBuf() []byte {
-	if x.cbp == nil {
-		x.cbp = copyBufPool.Get().(*[]byte)
-	}
-	return *x.cbp
-}
-
-// fail records p as the answer the caller owes.
-func (x *exchange) fail(p problem.Problem, err error) {
-	x.p, x.answer = p, true
-	x.res.Status, x.res.Reason, x.res.Err = p.Status, p.Reason, err
-}
-
-// forward mirrors conn.forward: check, prepare the body, pick, try, retry.
+// forward checks r, reads a small body whole (so a retry can send it again, as the
+// engine does with a body already in its read buffer), then runs the forwarder.
 func (x *exchange) forward() {
-	r, d, res := x.r, x.d, x.res
-	if d.Picker == nil {
-		x.fail(problem.NoTarget, balancer.ErrNoTarget)
-		return
-	}
-	if !validDecision(d) || !x.validRequest() {
-		x.fail(problem.Internal, errBadDecision)
-		return
-	}
+	r, f := x.r, &x.f
 	cl := r.ContentLength
 	if r.Body == nil || r.Body == http.NoBody {
 		cl = 0
 	}
-	if max := d.MaxBodyBytes; max > 0 && cl > max {
-		x.fail(problem.PayloadTooLarge, errBodyTooLarge)
+	if !f.check(x.validRequest(), cl) {
 		return
 	}
-	x.bodyLen = cl
-	x.replay = cl == 0
+	f.method = r.Method
+	x.bodyLen, x.left = cl, cl
+	f.replay = cl == 0
 	if cl > 0 && cl <= copyBufSize {
-		// A small body of known length is read whole first, so a retry can send it
-		// again, as the engine does with a body already in its read buffer.
 		x.bbp = copyBufPool.Get().(*[]byte)
 		n, err := io.ReadFull(r.Body, (*x.bbp)[:cl])
-		res.BytesIn = int64(n)
+		f.res.BytesIn = int64(n)
 		if err != nil {
-			x.bodyError(err)
+			x.bodyFailed(err)
 			return
 		}
-		x.body, x.replay = (*x.bbp)[:cl], true
+		f.body, f.replay = (*x.bbp)[:cl], true
 	}
-	attempts := max(d.Retry.Attempts, 1)
-	d.Info.Tried = x.tried[:0]
-	var next *balancer.Target
-	for try := 1; ; try++ {
-		t := next
-		if t == nil {
-			var err error
-			t, err = d.Picker.Pick(&d.Info)
-			if err != nil || t == nil {
-				if try == 1 {
-					if err == nil {
-						err = balancer.ErrNoTarget
-					}
-					x.fail(problem.NoTarget, err)
-				} else {
-					x.fail(x.lastP, x.lastErr)
-				}
-				return
-			}
-		}
-		d.Info.Tried = append(d.Info.Tried, t)
-		res.Tries++
-		res.Target = t
-		var again bool
-		again, next = x.try(t, try < attempts)
-		if !again {
-			return
-		}
-	}
+	x.ubp = writeBufPool.Get().(*[]byte)
+	f.uw.buf = (*x.ubp)[:0]
+	f.run()
 }
 
-// bodyError turns a failure to read the client's body into the outcome: 413 for a
+// problem records p as the answer the caller owes.
+func (x *exchange) problem(p problem.Problem, err error) {
+	x.p, x.answer = p, true
+	x.f.res.Status, x.f.res.Reason, x.f.res.Err = p.Status, p.Reason, err
+}
+
+// bodyFailed turns a failure to read the client's body into the outcome: 413 for a
 // body past its limit, else the client is gone and gets nothing.
-func (x *exchange) bodyError(err error) {
+func (x *exchange) bodyFailed(err error) {
 	var mbe *http.MaxBytesError
 	if err == errBodyTooLarge || errors.As(err, &mbe) {
-		x.fail(problem.PayloadTooLarge, errBodyTooLarge)
+		x.problem(problem.PayloadTooLarge, errBodyTooLarge)
 		return
 	}
-	x.res.Reason, x.res.Err = "client_aborted", err
+	x.f.res.Reason, x.f.res.Err = "client_aborted", err
 }
 
-// try mirrors conn.try for one target; see there for the retry rules. again=true asks
-// for another try (on next, or on a new pick when next is nil).
-func (x *exchange) try(t *balancer.Target, more bool) (again bool, next *balancer.Target) {
-	s, r, d, res := x.s, x.r, x.d, x.res
-	start := time.Now()
-	res.Upstream = 0
-	if t.State != nil {
-		t.State.Begin()
-	}
-	failed := true
-	defer func() {
-		if t.State != nil {
-			rtt := res.Upstream
-			if rtt == 0 {
-				rtt = time.Since(start)
-			}
-			t.State.End(rtt, failed)
-		}
-		if d.Observer != nil {
-			d.Observer.Observe(t, failed)
-		}
-	}()
-	resend := x.replay && (idempotent(r.Method) || d.Retry.NonIdempotent)
-	ct := d.ConnectTimeout
-	if ct <= 0 {
-		ct = s.o.ConnectTimeout
-	}
-	if x.ubp == nil {
-		x.ubp = writeBufPool.Get().(*[]byte)
-		x.uw.buf = (*x.ubp)[:0]
-	}
-	u := s.pool.get(t.Addr, start)
-	sent := true
-	for attempt := 0; ; attempt++ {
-		if u == nil {
-			var err error
-			if u, err = s.pool.dial(t.Addr, ct); err != nil {
-				p := problem.UpstreamConnect
-				if isTimeout(err) {
-					p = problem.UpstreamTimeout
-				}
-				if more && d.Retry.OnConnect {
-					x.lastP, x.lastErr = p, err
-					return true, nil
-				}
-				x.fail(p, err)
-				return false, nil
-			}
-		}
-		x.uw.c, x.uw.dl, x.uw.err = u.c, &u.dl, nil
-		x.uw.buf = x.appendRequestHead(x.uw.buf[:0], t)
-		if x.replay {
-			_ = x.uw.write(x.body)
-			if err := x.uw.flush(); err != nil {
-				u.close()
-				u = nil
-				if attempt == 0 && !isTimeout(err) {
-					continue // a stale pooled conn (or a reset fresh one): nothing was delivered
-				}
-				if more && d.Retry.OnConnect {
-					x.lastP, x.lastErr = problem.UpstreamConnect, err
-					return true, nil
-				}
-				x.fail(problem.UpstreamConnect, err)
-				return false, nil
-			}
-		} else {
-			cerr, uerr := x.streamBody()
-			if cerr != nil {
-				u.close()
-				x.bodyError(cerr)
-				failed = false
-				return false, nil
-			}
-			if uerr != nil {
-				sent = false // the upstream may have answered early (RFC 9112 section 9.5)
-			}
-		}
-		got, err := x.readHead(u)
-		if err != nil {
-			u.close()
-			u = nil
-			timeout := isTimeout(err)
-			if !got && !timeout && attempt == 0 && resend && sent {
-				continue // the pooled conn was closed under us: once more, fresh
-			}
-			p := problem.UpstreamBadResponse
-			if timeout {
-				p = problem.UpstreamTimeout
-			}
-			if more && resend && (timeout && d.Retry.OnTimeout || !timeout && !got && d.Retry.OnConnect) && d.Retry.allow() {
-				x.lastP, x.lastErr = p, err
-				return true, nil
-			}
-			x.fail(p, err)
-			return false, nil
-		}
-		break
-	}
-	res.Upstream = time.Since(start)
-	status := x.resp.status
-	failed = status >= 500
-	if more && resend && inList(status, d.Retry.OnStatus) && d.Retry.allow() {
-		if n, err := d.Picker.Pick(&d.Info); err == nil && n != nil {
-			u.close()
-			x.lastP, x.lastErr = problem.UpstreamBadResponse, errRetryStatus
-			return true, n
-		}
-	}
-	x.relay(u, sent)
-	return false, nil
-}
-
-// streamBody sends a body that was not read whole beforehand: Content-Length framed
-// when its length is known, else chunked. cerr is a client-side failure (gone, too
-// large), uerr an upstream write failure.
-func (x *exchange) streamBody() (cerr, uerr error) {
-	r, d, res := x.r, x.d, x.res
+// sendBody sends a body that was not read whole beforehand: Content-Length framed when
+// its length is known, else chunked. Each piece is flushed: the next read of r.Body
+// may wait for the client.
+func (x *exchange) sendBody(uw *writer) (cerr, uerr error) {
 	if x.bbp == nil {
 		x.bbp = copyBufPool.Get().(*[]byte)
 	}
-	buf := *x.bbp
-	chunked := x.bodyLen < 0
-	left := x.bodyLen
-	for chunked || left > 0 {
-		p := buf
-		if !chunked && int64(len(p)) > left {
-			p = p[:left]
-		}
-		n, err := r.Body.Read(p)
-		if n > 0 {
-			res.BytesIn += int64(n)
-			if max := d.MaxBodyBytes; max > 0 && res.BytesIn > max {
-				return errBodyTooLarge, nil
-			}
-			left -= int64(n)
-			var werr error
-			if chunked {
-				werr = x.uw.chunk(p[:n])
-			} else {
-				werr = x.uw.write(p[:n])
-			}
-			if werr == nil {
-				// The next Read may wait for the client: what is buffered goes now.
-				werr = x.uw.flush()
-			}
-			if werr != nil {
-				return nil, werr
-			}
-		}
-		if err == io.EOF {
-			if !chunked && left > 0 {
-				return io.ErrUnexpectedEOF, nil
-			}
-			break
-		}
-		if err != nil {
-			return err, nil
-		}
-	}
-	if chunked {
-		_ = x.uw.write(lastChunk)
-		_ = x.uw.write(crlf) // request trailers are dropped, as on the engine's own path
-	}
-	return nil, x.uw.flush()
+	return pipeBody(uw, (*exchangeBody)(x), *x.bbp, x.bodyLen < 0, true)
 }
 
-// readHead reads the final response head into x.resp; interim responses are dropped
-// (a 101 is invalid: nothing here asked to switch protocols). got reports whether any
-// byte arrived.
-func (x *exchange) readHead(u *upConn) (got bool, err error) {
-	d, b, lim := x.d, &u.br, &x.s.lim
-	if d.ResponseHeaderTimeout > 0 {
-		u.dl.readExact(u.c, d.ResponseHeaderTimeout)
-	} else {
-		u.dl.read(u.c)
-	}
-	for interim := 0; ; interim++ {
-		if b.r > 0 {
-			n := copy(b.buf, b.buf[b.r:b.w])
-			b.r, b.w = 0, n
+// exchangeBody reads an exchange's request body as an io.Reader: no further than its
+// declared length, counted and limited to MaxBodyBytes as the engine's own bodies are.
+type exchangeBody exchange
+
+func (b *exchangeBody) Read(p []byte) (int, error) {
+	x := (*exchange)(b)
+	known := x.bodyLen >= 0
+	if known {
+		if x.left == 0 {
+			return 0, io.EOF
 		}
-		st := headState{}
-		x.resp.reset()
-		for {
-			end, ok := parseResponseHead(&x.resp, b.buf[:b.w], &st, lim)
-			if !ok {
-				return true, errBadResponse
-			}
-			if end > 0 {
-				b.r = end
-				break
-			}
-			if b.w == len(b.buf) {
-				if len(b.buf) >= lim.maxHeaderBytes {
-					return true, errBadResponse
-				}
-				nb := make([]byte, min(2*len(b.buf), lim.maxHeaderBytes))
-				copy(nb, b.buf[:b.w])
-				b.buf = nb
-				st = headState{}
-				x.resp.reset()
-				continue
-			}
-			n, rerr := u.c.Read(b.buf[b.w:])
-			if n > 0 {
-				b.w += n
-				got = true
-				continue
-			}
-			if rerr == nil {
-				rerr = errNoProgress
-			} else if rerr == io.EOF && got {
-				rerr = io.ErrUnexpectedEOF
-			}
-			return got, rerr
-		}
-		if x.resp.status >= 200 {
-			return true, nil
-		}
-		if x.resp.status == 101 || interim >= maxInterim {
-			return true, errTooManyInterm
+		if int64(len(p)) > x.left {
+			p = p[:x.left]
 		}
 	}
+	n, err := x.r.Body.Read(p)
+	x.left -= int64(n)
+	res := x.f.res
+	res.BytesIn += int64(n)
+	if max := x.f.d.MaxBodyBytes; max > 0 && res.BytesIn > max {
+		return n, errBodyTooLarge
+	}
+	if err == io.EOF && known && x.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
 
-// flushHook adapts an http.Flusher to the reader's flush-before-blocking hook.
-type flushHook struct{ f http.Flusher }
+// interim drops interim responses (Exchange's documented difference from the engine).
+func (x *exchange) interim(*response) error { return nil }
 
-func (h flushHook) flush() error { h.f.Flush(); return nil }
-
-// relay writes the response head into w's header map, then streams the body, then
-// pools or closes the upstream connection.
-func (x *exchange) relay(u *upConn, sent bool) {
-	r, d, res, p := x.r, x.d, x.res, &x.resp
-	mode := modeClose
-	switch {
-	case bodyless(r.Method, p.status):
-		mode = modeNone
-	case p.chunked:
-		mode = modeChunked
-	case p.contentLength >= 0:
-		mode = modeLength
-	}
+// head copies the response head into w's header map and writes the status. A streamed
+// body (chunked, close-delimited, or an event stream) flushes the head now and each
+// piece before the relay waits for the next; net/http frames the body itself.
+func (x *exchange) head(p *response, mode int, sent bool) bool {
 	h := x.w.Header()
 	stream := mode == modeChunked || mode == modeClose
 	for i := range p.fields {
@@ -444,121 +197,58 @@ func (x *exchange) relay(u *upConn, sent bool) {
 		k := headerKey(f.name)
 		h[k] = append(h[k], string(f.value))
 	}
-	for i := 0; i+1 < len(d.RespHeader.kv); i += 2 {
-		if k, v := d.RespHeader.kv[i], d.RespHeader.kv[i+1]; validTokenString(k) && validValueString(v) {
+	rh := &x.f.d.RespHeader
+	for i := 0; i+1 < len(rh.kv); i += 2 {
+		if k, v := rh.kv[i], rh.kv[i+1]; validTokenString(k) && validValueString(v) {
 			h.Set(k, v)
 		}
 	}
-	res.Status = p.status
 	x.w.WriteHeader(p.status)
-
 	if stream {
-		if f, ok := x.w.(http.Flusher); ok {
-			f.Flush() // the head goes now; body pieces are flushed before each wait
-			u.br.fl = flushHook{f}
+		if fl, ok := x.w.(http.Flusher); ok {
+			fl.Flush()
+			x.flusher = fl
 		}
 	}
-	var err error
-	var werr bool
-	switch mode {
-	case modeLength:
-		err, werr = x.copyLength(u, p.contentLength)
-	case modeChunked:
-		x.ucr.reset(&u.br)
-		u.dl.read(u.c)
-		err, werr = x.pump(&x.ucr)
-		if err == nil {
-			x.trailers(h)
-		}
-	case modeClose:
-		u.dl.read(u.c)
-		err, werr = x.pump(&u.br)
+	return false
+}
+
+// flush runs before the relay waits for the upstream.
+func (x *exchange) flush() error {
+	if x.flusher != nil {
+		x.flusher.Flush()
 	}
-	u.br.fl = nil
+	return nil
+}
+
+func (x *exchange) body(p []byte, _ bool) error {
+	_, err := x.w.Write(p)
 	if err != nil {
-		u.close()
-		if werr {
-			res.Reason, res.Err = "client_aborted", err
-		} else {
-			res.Reason, res.Err = "upstream_aborted", err
-			x.s.o.Logger.Debug("h1: upstream aborted mid-response", "target", u.addr, "cause", err)
-		}
-		return
+		x.werr = err
 	}
-	if p.close || mode == modeClose || !sent {
-		u.close()
-		return
-	}
-	x.s.pool.put(u, time.Now())
+	return err
 }
 
-// copyLength copies a Content-Length body; werr tells a client write failure from an
-// upstream read failure.
-func (x *exchange) copyLength(u *upConn, left int64) (err error, werr bool) {
-	if bufd := u.br.buffered(); len(bufd) > 0 {
-		k := len(bufd)
-		if int64(k) > left {
-			k = int(left)
-		}
-		if _, err := x.w.Write(bufd[:k]); err != nil {
-			return err, true
-		}
-		u.br.r += k
-		left -= int64(k)
-		x.res.BytesOut += int64(k)
+func (x *exchange) bodyAt(u *upConn, k int) error { return x.body(u.br.buffered()[:k], false) }
+
+// end passes the chunked body's trailer fields to net/http, which sends them after
+// the body.
+func (x *exchange) end(_ bool, trailer []byte) error {
+	if len(trailer) > 0 {
+		x.trailers(trailer)
 	}
-	if left == 0 {
-		return nil, false
-	}
-	u.dl.read(u.c)
-	cb := x.copyBuf()
-	for left > 0 {
-		p := cb
-		if int64(len(p)) > left {
-			p = p[:left]
-		}
-		n, err := u.br.read(p)
-		if n > 0 {
-			if _, werr := x.w.Write(p[:n]); werr != nil {
-				return werr, true
-			}
-			left -= int64(n)
-			x.res.BytesOut += int64(n)
-		}
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return err, false
-		}
-	}
-	return nil, false
+	return nil
 }
 
-// pump copies a body from src until its EOF.
-func (x *exchange) pump(src io.Reader) (err error, werr bool) {
-	cb := x.copyBuf()
-	for {
-		n, err := src.Read(cb)
-		if n > 0 {
-			if _, werr := x.w.Write(cb[:n]); werr != nil {
-				return werr, true
-			}
-			x.res.BytesOut += int64(n)
-		}
-		if err == io.EOF {
-			return nil, false
-		}
-		if err != nil {
-			return err, false
-		}
-	}
-}
+func (x *exchange) clientErr() error { return x.werr }
 
-// trailers passes the chunked body's trailer fields (already validated, forbidden ones
-// dropped by the chunked reader) to net/http, which sends them after the body.
-func (x *exchange) trailers(h http.Header) {
-	t := x.ucr.trailer
+// cut needs nothing: the caller aborts the stream on "upstream_aborted".
+func (x *exchange) cut(error) {}
+
+// trailers adds the trailer lines t (already validated, forbidden fields dropped by the
+// chunked reader) to w's header map under http.TrailerPrefix.
+func (x *exchange) trailers(t []byte) {
+	h := x.w.Header()
 	for len(t) > 0 {
 		i := indexCRLF(t)
 		if i < 0 {
@@ -643,33 +333,31 @@ func (x *exchange) listed(name string) bool {
 
 // appendRequestHead is conn.appendRequestHead for an http.Request.
 func (x *exchange) appendRequestHead(b []byte, t *balancer.Target) []byte {
-	r, d := x.r, x.d
-	b = append(b, r.Method...)
-	b = append(b, ' ')
-	if d.Path != "" {
-		b = append(b, d.Path...)
-		if d.RawQuery != "" {
-			b = append(b, '?')
-			b = append(b, d.RawQuery...)
-		}
-	} else {
-		b = append(b, r.URL.RequestURI()...)
+	r, d := x.r, x.f.d
+	uri := ""
+	if d.Path == "" {
+		uri = r.URL.RequestURI()
 	}
-	b = append(b, " HTTP/1.1\r\nHost: "...)
-	switch {
-	case d.Host != "":
-		b = append(b, d.Host...)
-	case r.Host != "":
-		b = append(b, r.Host...)
-	default:
-		b = append(b, t.Addr...)
-	}
-	b = append(b, crlf...)
+	b = appendRequestLine(b, r.Method, uri, r.Host, d, t)
 	trust := d.TrustForwarded
-	_, hasProto := r.Header["X-Forwarded-Proto"]
-	_, hasFwdHost := r.Header["X-Forwarded-Host"]
-	hasProto = hasProto && trust && !x.listed("X-Forwarded-Proto")
-	hasFwdHost = hasFwdHost && trust && !x.listed("X-Forwarded-Host")
+	h := hop{
+		ip: x.peer.Addr(), host: r.Host, proto: x.f.s.o.ForwardedProto,
+		// RFC 9110 section 7.6.3: the protocol received, then a pseudonym.
+		via:    "Via: 1.1 gantry\r\n",
+		length: x.bodyLen,
+		// An empty POST/PUT/PATCH says so, as net/http's Transport does.
+		sendLength: x.bodyLen > 0 || r.Method == "POST" || r.Method == "PUT" || r.Method == "PATCH",
+	}
+	switch {
+	case r.ProtoMajor == 2:
+		h.via = "Via: 2 gantry\r\n"
+	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
+		h.via = "Via: 1.0 gantry\r\n"
+	}
+	_, h.hasProto = r.Header["X-Forwarded-Proto"]
+	_, h.hasFwdHost = r.Header["X-Forwarded-Host"]
+	h.hasProto = h.hasProto && trust && !x.listed("X-Forwarded-Proto")
+	h.hasFwdHost = h.hasFwdHost && trust && !x.listed("X-Forwarded-Host")
 	for k, vv := range r.Header {
 		switch k {
 		case "Host", "Expect", "Content-Length", "X-Forwarded-For":
@@ -699,56 +387,7 @@ func (x *exchange) appendRequestHead(b []byte, t *balancer.Target) []byte {
 			}
 		}
 	}
-	ip := x.peer.Addr()
-	b = ip.AppendTo(b)
-	b = append(b, crlf...)
-	if !hasProto {
-		b = append(b, "X-Forwarded-Proto: "...)
-		b = append(b, x.s.o.ForwardedProto...)
-		b = append(b, crlf...)
-	}
-	if !hasFwdHost && r.Host != "" {
-		b = append(b, "X-Forwarded-Host: "...)
-		b = append(b, r.Host...)
-		b = append(b, crlf...)
-	}
-	// Forwarded (RFC 7239): this hop's element; a trusted client's elements were kept above.
-	b = append(b, "Forwarded: for="...)
-	if ip.Is6() && !ip.Is4In6() {
-		b = append(b, `"[`...)
-		b = ip.WithZone("").AppendTo(b)
-		b = append(b, `]"`...)
-	} else {
-		b = ip.Unmap().AppendTo(b)
-	}
-	if r.Host != "" {
-		b = append(b, `;host="`...)
-		b = append(b, r.Host...) // validHost admitted no quote or backslash
-		b = append(b, '"')
-	}
-	b = append(b, ";proto="...)
-	b = append(b, x.s.o.ForwardedProto...)
-	b = append(b, crlf...)
-	// RFC 9110 section 7.6.3: the protocol received, then a pseudonym.
-	switch {
-	case r.ProtoMajor == 2:
-		b = append(b, "Via: 2 gantry\r\n"...)
-	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
-		b = append(b, "Via: 1.0 gantry\r\n"...)
-	default:
-		b = append(b, "Via: 1.1 gantry\r\n"...)
-	}
-	b = appendAdded(b, &d.Header)
-	switch {
-	case x.bodyLen < 0:
-		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	case x.bodyLen > 0 || r.Method == "POST" || r.Method == "PUT" || r.Method == "PATCH":
-		// An empty POST/PUT/PATCH says so, as net/http's Transport does.
-		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, x.bodyLen, 10)
-		b = append(b, crlf...)
-	}
-	return append(b, crlf...)
+	return appendHop(b, &h, d)
 }
 
 // s2b views s as bytes without copying; the bytes are only read.

@@ -3,6 +3,7 @@ package h1
 import (
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -18,38 +19,88 @@ const (
 	modeClose // delimited by the upstream closing the connection
 )
 
-// forward runs the Forward decision: pick, try, retry, relay.
-func (c *conn) forward() {
-	req, d, res := &c.req, &c.d, &c.res
+// forwarder forwards one request through the upstream pool: pick, try, retry, send the
+// request, read the response head, relay the body, pool or close the upstream
+// connection. The engine's client connections (conn) and Server.Exchange both use it;
+// what differs between them, where the request comes from and how the response
+// reaches the client, is behind down. It runs on the exchange's goroutine.
+type forwarder struct {
+	s    *Server
+	d    *Decision
+	res  *Result
+	down downstream
+	// fl is flushed before the upstream reader blocks mid-body, so the client gets what
+	// is batched for it before the engine waits (conn: its writer; Exchange: http.Flusher, when streaming).
+	fl flusher
+
+	method string
+	body   []byte // the whole request body when it can be sent again, else nil
+	replay bool   // the body (possibly none) can be sent again
+
+	uw    writer // to the upstream of the current try
+	resp  response
+	ucr   chunkedReader // response body
+	tried [8]*balancer.Target
+}
+
+// downstream is the client's side of a forwarded exchange: *conn (forward_conn.go)
+// writes HTTP/1.1 bytes to its client connection, *exchange (exchange.go) fills an
+// http.ResponseWriter. Both are pooled pointers, so the handful of dynamic calls per
+// exchange (one per body piece) allocate nothing.
+type downstream interface {
+	// problem answers the client with p: nothing of a response reached it yet.
+	problem(p problem.Problem, err error)
+	// appendRequestHead appends the upstream request head for t.
+	appendRequestHead(b []byte, t *balancer.Target) []byte
+	// sendBody sends a request body the forwarder does not hold whole. cerr is a
+	// failure on the client's side, uerr one writing to the upstream.
+	sendBody(uw *writer) (cerr, uerr error)
+	// bodyFailed records the outcome after sendBody's cerr.
+	bodyFailed(cerr error)
+	// interim passes on an interim response head (1xx other than 101), or drops it.
+	interim(p *response) error
+	// head writes the final response head; sent is false when the request body was
+	// cut short. outChunked asks for the body as chunks (the engine frames it).
+	head(p *response, mode int, sent bool) (outChunked bool)
+	// body writes response body bytes, as one chunk when chunked.
+	body(p []byte, chunked bool) error
+	// bodyAt writes the next k unread bytes of u's read buffer, not chunked.
+	bodyAt(u *upConn, k int) error
+	// end finishes a body relayed to its end; trailer holds the chunked body's
+	// validated trailer lines.
+	end(chunked bool, trailer []byte) error
+	// clientErr is the error that stopped writes to the client, if any.
+	clientErr() error
+	// cut is told that the relay failed after the head went out.
+	cut(err error)
+}
+
+// check refuses, with a problem, a forward that cannot start: no Picker, a Decision (or,
+// valid false, a request) that would put invalid bytes on the wire, a body of length
+// cl past MaxBodyBytes.
+func (f *forwarder) check(valid bool, cl int64) bool {
+	d := f.d
 	if d.Picker == nil {
-		c.problem(problem.NoTarget, balancer.ErrNoTarget)
-		return
+		f.down.problem(problem.NoTarget, balancer.ErrNoTarget)
+		return false
 	}
-	if !validDecision(d) {
-		c.problem(problem.Internal, errBadDecision)
-		return
+	if !validDecision(d) || !valid {
+		f.down.problem(problem.Internal, errBadDecision)
+		return false
 	}
-	if max := d.MaxBodyBytes; max > 0 && req.contentLength > max {
-		c.problem(problem.PayloadTooLarge, errBodyTooLarge)
-		return
+	if max := d.MaxBodyBytes; max > 0 && cl > max {
+		f.down.problem(problem.PayloadTooLarge, errBodyTooLarge)
+		return false
 	}
-	// A body already in the read buffer in full can be sent again on a retry: take it
-	// out of the stream now (the bytes stay in place, nothing reads c.br until the
-	// exchange ends) and send it from there.
-	var body []byte
-	replay := req.contentLength == 0
-	if cl := req.contentLength; cl > 0 && int64(len(c.br.buffered())) >= cl {
-		body = c.br.buffered()[:cl]
-		c.br.r += int(cl)
-		c.clLeft = 0
-		res.BytesIn = cl
-		replay = true
-	}
-	attempts := d.Retry.Attempts
-	if attempts < 1 {
-		attempts = 1
-	}
-	d.Info.Tried = c.tried[:0]
+	return true
+}
+
+// run picks, tries and retries until a try ends the exchange. The caller has set
+// method, body and replay.
+func (f *forwarder) run() {
+	d, res := f.d, f.res
+	attempts := max(d.Retry.Attempts, 1)
+	d.Info.Tried = f.tried[:0]
 	var next *balancer.Target
 	var lastP problem.Problem
 	var lastErr error
@@ -63,9 +114,9 @@ func (c *conn) forward() {
 					if err == nil {
 						err = balancer.ErrNoTarget
 					}
-					c.problem(problem.NoTarget, err)
+					f.down.problem(problem.NoTarget, err)
 				} else {
-					c.problem(lastP, lastErr)
+					f.down.problem(lastP, lastErr)
 				}
 				return
 			}
@@ -74,7 +125,7 @@ func (c *conn) forward() {
 		res.Tries++
 		res.Target = t
 		var again bool
-		again, next, lastP, lastErr = c.try(t, body, replay, try < attempts)
+		again, next, lastP, lastErr = f.try(t, try < attempts)
 		if !again {
 			return
 		}
@@ -85,8 +136,8 @@ func (c *conn) forward() {
 // reached the client and a retry is allowed; next is then the target to use (already
 // picked when a retryable status had to be weighed against having another target), or
 // nil to pick. Otherwise the client got a response, a problem, or the exchange aborted.
-func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bool, next *balancer.Target, lastP problem.Problem, lastErr error) {
-	s, req, d, res := c.s, &c.req, &c.d, &c.res
+func (f *forwarder) try(t *balancer.Target, more bool) (again bool, next *balancer.Target, lastP problem.Problem, lastErr error) {
+	s, d, res := f.s, f.d, f.res
 	start := time.Now()
 	res.Upstream = 0
 	if t.State != nil {
@@ -105,7 +156,7 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 			d.Observer.Observe(t, failed)
 		}
 	}()
-	resend := replay && (idempotent(req.method) || d.Retry.NonIdempotent)
+	resend := f.replay && (idempotent(f.method) || d.Retry.NonIdempotent)
 	ct := d.ConnectTimeout
 	if ct <= 0 {
 		ct = s.o.ConnectTimeout
@@ -123,40 +174,31 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 				if more && d.Retry.OnConnect {
 					return true, nil, p, err
 				}
-				c.problem(p, err)
+				f.down.problem(p, err)
 				return false, nil, p, err
 			}
 		}
-		c.uw.c, c.uw.dl, c.uw.err = u.c, &u.dl, nil
-		c.uw.buf = c.appendRequestHead(c.uw.buf[:0], t)
-		if replay {
-			_ = c.uw.write(body)
-			if err := c.uw.flush(); err != nil {
+		f.uw.c, f.uw.dl, f.uw.err = u.c, &u.dl, nil
+		f.uw.buf = f.down.appendRequestHead(f.uw.buf[:0], t)
+		if f.replay {
+			_ = f.uw.write(f.body)
+			if err := f.uw.flush(); err != nil {
 				u.close()
 				u = nil
-				if attempt == 0 && err != nil && !isTimeout(err) {
+				if attempt == 0 && !isTimeout(err) {
 					continue // a stale pooled conn (or a reset fresh one): nothing was delivered
 				}
 				if more && d.Retry.OnConnect {
 					return true, nil, problem.UpstreamConnect, err
 				}
-				c.problem(problem.UpstreamConnect, err)
+				f.down.problem(problem.UpstreamConnect, err)
 				return false, nil, problem.UpstreamConnect, err
 			}
 		} else {
-			cerr, uerr := c.streamBody(u)
+			cerr, uerr := f.down.sendBody(&f.uw)
 			if cerr != nil {
 				u.close()
-				c.closeAfter = true
-				switch cerr {
-				case errBodyTooLarge:
-					c.problem(problem.PayloadTooLarge, cerr)
-				case errBadChunk, errBadTrailer:
-					c.problem(problem.BadRequest.WithDetail("malformed chunked body"), cerr)
-				default:
-					res.Reason, res.Err = "client_aborted", cerr
-					c.cw.err = cerr // nothing more can be written usefully
-				}
+				f.down.bodyFailed(cerr)
 				failed = false
 				return false, nil, problem.Problem{}, cerr
 			}
@@ -164,13 +206,12 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 				// The upstream stopped taking the body. It may have answered early
 				// (RFC 9112 section 9.5): read its response if there is one.
 				sent = false
-				c.closeAfter = true
 			}
 		}
 		if u.fast {
 			u.takeBuf()
 		}
-		got, err := c.readHead(u)
+		got, err := f.readHead(u)
 		if err != nil {
 			u.close()
 			u = nil
@@ -185,14 +226,14 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 			if more && resend && (timeout && d.Retry.OnTimeout || !timeout && !got && d.Retry.OnConnect) && d.Retry.allow() {
 				return true, nil, p, err
 			}
-			c.problem(p, err)
+			f.down.problem(p, err)
 			return false, nil, p, err
 		}
 		break
 	}
 	res.Upstream = time.Since(start)
 	u.fast = res.Upstream < fastHead
-	status := c.resp.status
+	status := f.resp.status
 	failed = status >= 500
 	if more && resend && inList(status, d.Retry.OnStatus) && d.Retry.allow() {
 		if n, err := d.Picker.Pick(&d.Info); err == nil && n != nil {
@@ -200,7 +241,7 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 			return true, n, problem.UpstreamBadResponse, errRetryStatus
 		}
 	}
-	c.relay(u, sent)
+	f.relay(u, sent)
 	return false, nil, problem.Problem{}, nil
 }
 
@@ -218,30 +259,21 @@ func isTimeout(err error) bool {
 	return ok && ne.Timeout()
 }
 
-// streamBody sends a request body that was not in the buffer in full. cerr is a
-// client-side failure (gone, malformed chunk, too large); uerr an upstream write failure.
-func (c *conn) streamBody(u *upConn) (cerr, uerr error) {
-	req := &c.req
-	if req.expect100 && len(c.br.buffered()) == 0 {
-		// RFC 9110 section 10.1.1: the upstream is reachable, so invite the body.
-		c.dl.write(c.c)
-		if _, err := c.c.Write(continueLine); err != nil {
-			return err, nil
-		}
-	}
-	c.dl.read(c.c)
-	c.br.fl = &c.uw
-	defer func() { c.br.fl = nil }()
-	cb := c.copyBuf()
-	chunked := req.contentLength < 0
+// pipeBody copies a request body from src to uw until src's io.EOF, as chunks when
+// chunked. flushEach flushes after every piece, for a source that cannot flush uw
+// before it blocks itself. cerr is a failure of src, uerr one writing to the upstream.
+func pipeBody(uw *writer, src io.Reader, buf []byte, chunked, flushEach bool) (cerr, uerr error) {
 	for {
-		n, err := c.readBody(cb)
+		n, err := src.Read(buf)
 		if n > 0 {
 			var werr error
 			if chunked {
-				werr = c.uw.chunk(cb[:n])
+				werr = uw.chunk(buf[:n])
 			} else {
-				werr = c.uw.write(cb[:n])
+				werr = uw.write(buf[:n])
+			}
+			if werr == nil && flushEach {
+				werr = uw.flush()
 			}
 			if werr != nil {
 				return nil, werr
@@ -251,25 +283,25 @@ func (c *conn) streamBody(u *upConn) (cerr, uerr error) {
 			break
 		}
 		if err != nil {
-			if c.uw.err != nil { // the flush before a blocking client read failed
-				return nil, c.uw.err
+			if uw.err != nil { // the flush before a blocking client read failed
+				return nil, uw.err
 			}
 			return err, nil
 		}
 	}
 	if chunked {
-		_ = c.uw.write(lastChunk)
-		_ = c.uw.write(crlf) // request trailers are dropped: no backend relies on them
+		_ = uw.write(lastChunk)
+		_ = uw.write(crlf) // request trailers are dropped: no backend relies on them
 	}
-	return nil, c.uw.flush()
+	return nil, uw.flush()
 }
 
-// readHead reads the final response head into c.resp, forwarding interim responses
-// (except 100) to HTTP/1.1 clients. got reports whether any byte arrived.
-func (c *conn) readHead(u *upConn) (got bool, err error) {
-	d, b := &c.d, &u.br
-	if d.ResponseHeaderTimeout > 0 {
-		u.dl.readExact(u.c, d.ResponseHeaderTimeout)
+// readHead reads the final response head into f.resp, handing interim responses
+// to the client. got reports whether any byte arrived.
+func (f *forwarder) readHead(u *upConn) (got bool, err error) {
+	b, lim := &u.br, &f.s.lim
+	if t := f.d.ResponseHeaderTimeout; t > 0 {
+		u.dl.readExact(u.c, t)
 	} else {
 		u.dl.read(u.c)
 	}
@@ -279,9 +311,9 @@ func (c *conn) readHead(u *upConn) (got bool, err error) {
 			b.r, b.w = 0, n
 		}
 		st := headState{}
-		c.resp.reset()
+		f.resp.reset()
 		for {
-			end, ok := parseResponseHead(&c.resp, b.buf[:b.w], &st, &c.s.lim)
+			end, ok := parseResponseHead(&f.resp, b.buf[:b.w], &st, lim)
 			if !ok {
 				return true, errBadResponse
 			}
@@ -290,14 +322,14 @@ func (c *conn) readHead(u *upConn) (got bool, err error) {
 				break
 			}
 			if b.w == len(b.buf) {
-				if len(b.buf) >= c.s.lim.maxHeaderBytes {
+				if len(b.buf) >= lim.maxHeaderBytes {
 					return true, errBadResponse
 				}
-				nb := make([]byte, min(2*len(b.buf), c.s.lim.maxHeaderBytes))
+				nb := make([]byte, min(2*len(b.buf), lim.maxHeaderBytes))
 				copy(nb, b.buf[:b.w])
 				b.buf = nb
 				st = headState{}
-				c.resp.reset()
+				f.resp.reset()
 				continue
 			}
 			n, rerr := u.c.Read(b.buf[b.w:])
@@ -314,100 +346,71 @@ func (c *conn) readHead(u *upConn) (got bool, err error) {
 			}
 			return got, rerr
 		}
-		p := &c.resp
+		p := &f.resp
 		if p.status >= 200 {
 			return true, nil
 		}
+		// A 101 is invalid: nothing on this path asked to switch protocols.
 		if p.status == 101 || interim >= maxInterim {
 			return true, errTooManyInterm
 		}
-		if p.status != 100 && c.req.minor == 1 {
-			bb := appendStatusLineBytes(c.cw.buf, p.status, p.reason)
-			bb = appendResponseFields(bb, p, false, false)
-			c.cw.buf = append(bb, crlf...)
-			if err := c.cw.flush(); err != nil {
-				return true, err
-			}
+		if err := f.down.interim(p); err != nil {
+			return true, err
 		}
 	}
 }
 
-// relay writes the response head and streams the body to the client, then pools or
+// relay has the client write the response head, streams the body to it, then pools or
 // closes the upstream connection. sent is false when the request body was cut short.
-func (c *conn) relay(u *upConn, sent bool) {
-	req, d, res, p := &c.req, &c.d, &c.res, &c.resp
+func (f *forwarder) relay(u *upConn, sent bool) {
+	res, p := f.res, &f.resp
 	mode := modeClose
 	switch {
-	case bodyless(req.method, p.status):
+	case bodyless(f.method, p.status):
 		mode = modeNone
 	case p.chunked:
 		mode = modeChunked
 	case p.contentLength >= 0:
 		mode = modeLength
 	}
-	outChunked := false
-	if mode == modeChunked || mode == modeClose {
-		if req.minor == 1 {
-			outChunked = true
-		} else {
-			c.closeAfter = true // an HTTP/1.0 client can only learn the end from the close
-		}
-	}
-	if !c.bodyDone() && (!sent || req.expect100 || req.contentLength < 0 || c.clLeft > discardLimit) {
-		c.closeAfter = true
-	}
-	b := appendStatusLineBytes(c.cw.buf, p.status, p.reason)
-	b = appendResponseFields(b, p, mode != modeNone, outChunked)
-	b = appendAdded(b, &d.RespHeader)
-	switch {
-	case mode == modeLength:
-		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, p.contentLength, 10)
-		b = append(b, crlf...)
-	case outChunked:
-		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	}
-	b = c.appendConnection(b)
-	c.cw.buf = append(b, crlf...)
+	outChunked := f.down.head(p, mode, sent)
 	res.Status = p.status
 
 	var err error
 	switch mode {
 	case modeLength:
-		err = c.copyLength(u, p.contentLength)
+		err = f.copyLength(u, p.contentLength)
 	case modeChunked:
-		err = c.copyChunked(u, outChunked)
+		err = f.copyChunked(u, outChunked)
 	case modeClose:
-		err = c.copyUntilClose(u, outChunked)
+		err = f.copyUntilClose(u, outChunked)
 	}
 	u.br.fl = nil
 	if err != nil {
 		u.close()
-		c.closeAfter = true
-		if c.cw.err != nil {
-			res.Reason, res.Err = "client_aborted", c.cw.err
+		if cerr := f.down.clientErr(); cerr != nil {
+			res.Reason, res.Err = "client_aborted", cerr
 		} else {
 			res.Reason, res.Err = "upstream_aborted", err
-			c.s.o.Logger.Debug("h1: upstream aborted mid-response", "target", u.addr, "cause", err)
-			// Never let a cut response look complete: drop what is buffered and close.
-			c.cw.err = err
+			f.s.o.Logger.Debug("h1: upstream aborted mid-response", "target", u.addr, "cause", err)
 		}
+		f.down.cut(err)
 		return
 	}
 	if p.close || mode == modeClose || !sent {
 		u.close()
 		return
 	}
-	c.s.pool.put(u, time.Now())
+	f.s.pool.put(u, time.Now())
 }
 
-// copyLength relays a body of left bytes. It writes the bytes from where they landed
-// in the upstream connection's read buffer (the head's read usually brought the whole
-// body of a small or 16 KiB response with it), so a body is read once and never copied
-// through a second buffer; the reader flushes what is batched for the client before it
-// blocks. Bytes read past the body stay buffered, and pool.put then refuses the
-// connection (an upstream that sends more than it framed is not reused).
-func (c *conn) copyLength(u *upConn, left int64) error {
+// copyLength relays a body of left bytes. The client writes the bytes from where they
+// landed in the upstream connection's read buffer (the head's read usually brought the
+// whole body of a small or 16 KiB response with it), so a body is read once and never
+// copied through a second buffer; the reader flushes what is batched for the client
+// before it blocks. Bytes read past the body stay buffered, and pool.put then refuses
+// the connection (an upstream that sends more than it framed is not reused).
+func (f *forwarder) copyLength(u *upConn, left int64) error {
 	b := &u.br
 	for {
 		if bufd := b.buffered(); len(bufd) > 0 {
@@ -415,30 +418,18 @@ func (c *conn) copyLength(u *upConn, left int64) error {
 			if int64(k) > left {
 				k = int(left)
 			}
-			out := bufd[:k]
-			// What is batched (the head) and these bytes would take two writes:
-			// put the batch in front of them instead and write once. A client
-			// conn is usually wrapped (listener metrics), which hides writev.
-			if n := len(c.cw.buf); n > 0 && n+k > cap(c.cw.buf) {
-				if pre := u.before(); n <= len(pre) {
-					at := len(pre) - n
-					copy(pre[at:], c.cw.buf)
-					c.cw.buf = c.cw.buf[:0]
-					out = (*u.bp)[at : len(pre)+k]
-				}
-			}
-			if err := c.cw.write(out); err != nil {
+			if err := f.down.bodyAt(u, k); err != nil {
 				return err
 			}
 			b.r += k
 			left -= int64(k)
-			c.res.BytesOut += int64(k)
+			f.res.BytesOut += int64(k)
 		}
 		if left == 0 {
 			return nil
 		}
 		if b.fl == nil {
-			b.fl = &c.cw
+			b.fl = f.fl
 			u.dl.read(u.c)
 		}
 		if err := b.fill(); err != nil {
@@ -450,16 +441,16 @@ func (c *conn) copyLength(u *upConn, left int64) error {
 	}
 }
 
-// copyChunked relays a chunked body, re-chunking it for an HTTP/1.1 client. Like
-// copyLength it writes decoded bytes from where they landed in the upstream read buffer.
-func (c *conn) copyChunked(u *upConn, outChunked bool) error {
-	c.ucr.reset(&u.br)
-	u.br.fl = &c.cw
+// copyChunked relays a chunked body, re-chunked when outChunked. Like copyLength it
+// writes decoded bytes from where they landed in the upstream read buffer.
+func (f *forwarder) copyChunked(u *upConn, outChunked bool) error {
+	f.ucr.reset(&u.br)
+	u.br.fl = f.fl
 	u.dl.read(u.c)
 	for {
-		v, err := c.ucr.next()
+		v, err := f.ucr.next()
 		if len(v) > 0 {
-			if werr := c.emit(v, outChunked); werr != nil {
+			if werr := f.emit(v, outChunked); werr != nil {
 				return werr
 			}
 		}
@@ -470,22 +461,17 @@ func (c *conn) copyChunked(u *upConn, outChunked bool) error {
 			return err
 		}
 	}
-	if outChunked {
-		_ = c.cw.write(lastChunk)
-		_ = c.cw.write(c.ucr.trailer)
-		return c.cw.write(crlf)
-	}
-	return nil
+	return f.down.end(outChunked, f.ucr.trailer)
 }
 
 // copyUntilClose relays a body delimited by the upstream closing the connection.
-func (c *conn) copyUntilClose(u *upConn, outChunked bool) error {
+func (f *forwarder) copyUntilClose(u *upConn, outChunked bool) error {
 	b := &u.br
-	b.fl = &c.cw
+	b.fl = f.fl
 	u.dl.read(u.c)
 	for {
 		if v := b.buffered(); len(v) > 0 {
-			if err := c.emit(v, outChunked); err != nil {
+			if err := f.emit(v, outChunked); err != nil {
 				return err
 			}
 			b.r = b.w
@@ -497,26 +483,103 @@ func (c *conn) copyUntilClose(u *upConn, outChunked bool) error {
 			return err
 		}
 	}
-	if outChunked {
-		_ = c.cw.write(lastChunk)
-		return c.cw.write(crlf)
-	}
-	return nil
+	return f.down.end(outChunked, nil)
 }
 
-// emit writes response body bytes to the client, as one chunk when outChunked, and
-// counts them.
-func (c *conn) emit(p []byte, outChunked bool) error {
-	var err error
-	if outChunked {
-		err = c.cw.chunk(p)
-	} else {
-		err = c.cw.write(p)
-	}
+// emit has the client write response body bytes and counts them.
+func (f *forwarder) emit(p []byte, chunked bool) error {
+	err := f.down.body(p, chunked)
 	if err == nil {
-		c.res.BytesOut += int64(len(p))
+		f.res.BytesOut += int64(len(p))
 	}
 	return err
+}
+
+// appendRequestLine appends the upstream request line and Host: the Decision's path
+// and host when it rewrites them, else the client's (uri, host), else the target's
+// address for a request without a host.
+func appendRequestLine(b []byte, method, uri, host string, d *Decision, t *balancer.Target) []byte {
+	b = append(b, method...)
+	b = append(b, ' ')
+	if d.Path != "" {
+		b = append(b, d.Path...)
+		if d.RawQuery != "" {
+			b = append(b, '?')
+			b = append(b, d.RawQuery...)
+		}
+	} else {
+		b = append(b, uri...)
+	}
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	switch {
+	case d.Host != "":
+		b = append(b, d.Host...)
+	case host != "":
+		b = append(b, host...)
+	default:
+		b = append(b, t.Addr...)
+	}
+	return append(b, crlf...)
+}
+
+// hop is what an upstream request head says about the client and this hop, after the
+// client's own fields.
+type hop struct {
+	ip         netip.Addr // the client's address
+	host       string     // the client's Host, "" if none
+	proto      string     // Options.ForwardedProto
+	hasProto   bool       // a trusted client's X-Forwarded-Proto was kept
+	hasFwdHost bool       // a trusted client's X-Forwarded-Host was kept
+	via        string     // the whole Via line
+	length     int64      // request body length, -1: chunked
+	sendLength bool       // send Content-Length (length >= 0)
+}
+
+// appendHop ends the upstream request head. The caller has written the client's fields
+// and "X-Forwarded-For: " with a trusted client's list; this appends the client's
+// address to it, X-Forwarded-Proto and -Host unless kept, this hop's Forwarded element
+// (RFC 7239; a trusted client's elements were kept, and several Forwarded lines read as
+// one list), Via, the Decision's additions and the framing the engine chose.
+func appendHop(b []byte, h *hop, d *Decision) []byte {
+	b = h.ip.AppendTo(b)
+	b = append(b, crlf...)
+	if !h.hasProto {
+		b = append(b, "X-Forwarded-Proto: "...)
+		b = append(b, h.proto...)
+		b = append(b, crlf...)
+	}
+	if !h.hasFwdHost && h.host != "" {
+		b = append(b, "X-Forwarded-Host: "...)
+		b = append(b, h.host...)
+		b = append(b, crlf...)
+	}
+	b = append(b, "Forwarded: for="...)
+	if ip := h.ip; ip.Is6() && !ip.Is4In6() {
+		b = append(b, `"[`...)
+		b = ip.WithZone("").AppendTo(b)
+		b = append(b, `]"`...)
+	} else {
+		b = ip.Unmap().AppendTo(b)
+	}
+	if h.host != "" {
+		b = append(b, `;host="`...)
+		b = append(b, h.host...) // validHost admitted no quote or backslash
+		b = append(b, '"')
+	}
+	b = append(b, ";proto="...)
+	b = append(b, h.proto...)
+	b = append(b, crlf...)
+	b = append(b, h.via...)
+	b = appendAdded(b, &d.Header)
+	switch {
+	case h.length < 0:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	case h.sendLength:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, h.length, 10)
+		b = append(b, crlf...)
+	}
+	return append(b, crlf...)
 }
 
 func appendStatusLineBytes(b []byte, status int, reason []byte) []byte {
@@ -548,134 +611,6 @@ func appendResponseFields(b []byte, p *response, reframe, outChunked bool) []byt
 		b = append(b, crlf...)
 	}
 	return b
-}
-
-// appendRequestHead writes the upstream request head: request line, Host, the client's
-// fields minus hop-by-hop ones, those named in Connection, framing and forwarding
-// fields (rewritten here) and those the Decision deletes; then X-Forwarded-*, Via, the
-// Decision's additions and the framing the engine chose.
-func (c *conn) appendRequestHead(b []byte, t *balancer.Target) []byte {
-	req, d := &c.req, &c.d
-	b = append(b, req.method...)
-	b = append(b, ' ')
-	if d.Path != "" {
-		b = append(b, d.Path...)
-		if d.RawQuery != "" {
-			b = append(b, '?')
-			b = append(b, d.RawQuery...)
-		}
-	} else {
-		b = append(b, req.origin...)
-	}
-	b = append(b, " HTTP/1.1\r\nHost: "...)
-	switch {
-	case d.Host != "":
-		b = append(b, d.Host...)
-	case len(req.hostRaw) > 0:
-		b = append(b, req.hostRaw...)
-	default:
-		b = append(b, t.Addr...)
-	}
-	b = append(b, crlf...)
-	trust := d.TrustForwarded
-	var hasProto, hasFwdHost bool
-	for i := range req.fields {
-		f := &req.fields[i]
-		switch len(f.name) {
-		case 4:
-			if equalFold(f.name, "host") {
-				continue
-			}
-		case 6:
-			if equalFold(f.name, "expect") {
-				continue // answered by the engine itself
-			}
-		case 9:
-			if !trust && equalFold(f.name, "forwarded") {
-				continue
-			}
-		case 14:
-			if equalFold(f.name, "content-length") {
-				continue
-			}
-		case 15:
-			if equalFold(f.name, "x-forwarded-for") {
-				continue // rewritten below
-			}
-		case 16:
-			if equalFold(f.name, "x-forwarded-host") {
-				if !trust {
-					continue
-				}
-				hasFwdHost = true
-			}
-		case 17:
-			if equalFold(f.name, "x-forwarded-proto") {
-				if !trust {
-					continue
-				}
-				hasProto = true
-			}
-		}
-		if isHopByHop(f.name) || req.nconn > 0 && req.listedInConnection(f.name) || len(d.Header.del) > 0 && d.Header.hides(f.name) {
-			continue
-		}
-		b = append(b, f.name...)
-		b = append(b, ": "...)
-		b = append(b, f.value...)
-		b = append(b, crlf...)
-	}
-	b = append(b, "X-Forwarded-For: "...)
-	if trust {
-		for i := range req.fields {
-			f := &req.fields[i]
-			if len(f.name) == 15 && equalFold(f.name, "x-forwarded-for") && len(f.value) > 0 && !req.listedInConnection(f.name) {
-				b = append(b, f.value...)
-				b = append(b, ", "...)
-			}
-		}
-	}
-	b = req.remote.Addr().AppendTo(b)
-	b = append(b, crlf...)
-	if !hasProto {
-		b = append(b, "X-Forwarded-Proto: "...)
-		b = append(b, c.s.o.ForwardedProto...)
-		b = append(b, crlf...)
-	}
-	if !hasFwdHost && len(req.hostRaw) > 0 {
-		b = append(b, "X-Forwarded-Host: "...)
-		b = append(b, req.hostRaw...)
-		b = append(b, crlf...)
-	}
-	// Forwarded (RFC 7239): this hop's element; a trusted client's elements were kept
-	// above, and several Forwarded lines read as one list.
-	b = append(b, "Forwarded: for="...)
-	if ip := req.remote.Addr(); ip.Is6() && !ip.Is4In6() {
-		b = append(b, `"[`...)
-		b = ip.WithZone("").AppendTo(b)
-		b = append(b, `]"`...)
-	} else {
-		b = ip.Unmap().AppendTo(b)
-	}
-	if len(req.hostRaw) > 0 {
-		b = append(b, `;host="`...)
-		b = append(b, req.hostRaw...) // validHost admitted no quote or backslash
-		b = append(b, '"')
-	}
-	b = append(b, ";proto="...)
-	b = append(b, c.s.o.ForwardedProto...)
-	b = append(b, crlf...)
-	b = append(b, "Via: 1.1 gantry\r\n"...)
-	b = appendAdded(b, &d.Header)
-	switch {
-	case req.contentLength < 0:
-		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	case req.hasCL:
-		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, req.contentLength, 10)
-		b = append(b, crlf...)
-	}
-	return append(b, crlf...)
 }
 
 // validDecision checks what the Handler asks the engine to put on the wire, so a
@@ -713,4 +648,13 @@ func validAdded(h *Header) bool {
 		}
 	}
 	return true
+}
+
+// reset drops what the forwarder refers to, keeping the capacity of its buffers, for a
+// pooled owner. The owner returns uw's buffer.
+func (f *forwarder) reset() {
+	resp, ucr := f.resp, f.ucr
+	resp.reset()
+	ucr.reset(nil)
+	*f = forwarder{resp: resp, ucr: ucr}
 }

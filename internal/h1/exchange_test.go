@@ -1,0 +1,111 @@
+package h1
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gantrygw/gantry/internal/balancer"
+)
+
+// exchangeProxy serves HTTP on a real loopback listener through Server.Exchange to the
+// upstream at addr, as the gateway does for HTTP/2 streams, and returns its URL.
+func exchangeProxy(t *testing.T, addr string) string {
+	t.Helper()
+	s, _ := engine(t, Options{Handler: &testHandler{}})
+	picker := &listPicker{targets: []*balancer.Target{newTarget(addr)}}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d := &Decision{Picker: picker, ResponseHeaderTimeout: 5 * time.Second}
+		var res Result
+		if p, answer := s.Exchange(w, r, d, &res); answer {
+			http.Error(w, p.Reason, p.Status)
+			return
+		}
+		if res.Reason == "upstream_aborted" {
+			panic(http.ErrAbortHandler)
+		}
+	}))
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// getSized GETs /n/<n> from url and fails unless the answer is 200 with the n
+// patterned bytes splitUpstream sends; the body is read to its end.
+func getSized(t *testing.T, c *http.Client, url string, n int) *http.Response {
+	t.Helper()
+	resp, err := c.Get(fmt.Sprintf("%s/n/%d", url, n))
+	if err != nil {
+		t.Fatalf("GET /n/%d: %v", n, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, patterned(n)) {
+		t.Fatalf("GET /n/%d: status %d, %d body bytes (intact %v), %v; want 200 and %d intact bytes",
+			n, resp.StatusCode, len(body), bytes.Equal(body, patterned(n)), err, n)
+	}
+	return resp
+}
+
+// TestExchangeRelay checks that Exchange relays Content-Length, chunked and
+// close-delimited responses of sizes around the engine's buffer sizes intact, however
+// the upstream splits them, with the chunked body's trailer, and keeps the upstream
+// connection when the framing allows it.
+func TestExchangeRelay(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		split     string
+		trailer   string
+		wantConns int64 // upstream connections for all sizes; 0: one per request
+	}{
+		{split: "one_write", wantConns: 1},
+		{split: "slow_head", wantConns: 1},
+		{split: "head_then_body", wantConns: 1},
+		{split: "pieces", wantConns: 1},
+		{split: "chunked", trailer: "t", wantConns: 1},
+		{split: "close"},
+	}
+	sizes := []int{0, 6, 16 << 10, 32<<10 - 512, 32 << 10, 32<<10 + 1, 100 << 10}
+	for _, tc := range cases {
+		t.Run(tc.split, func(t *testing.T) {
+			t.Parallel()
+			up := newSplitUpstream(t, tc.split, false, 0)
+			url := exchangeProxy(t, up.ln.Addr().String())
+			c := &http.Client{Timeout: 10 * time.Second}
+			for _, n := range sizes {
+				resp := getSized(t, c, url, n)
+				if got := resp.Header.Get("X-Up"); got != "1" {
+					t.Errorf("GET /n/%d: X-Up = %q, want %q", n, got, "1")
+				}
+				if got := resp.Trailer.Get("X-Trail"); got != tc.trailer {
+					t.Errorf("GET /n/%d: trailer X-Trail = %q, want %q", n, got, tc.trailer)
+				}
+			}
+			want := tc.wantConns
+			if want == 0 {
+				want = int64(len(sizes))
+			}
+			if got := up.conns.Load(); got != want {
+				t.Errorf("upstream connections = %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestExchangeBytesPastBody checks that Exchange, like the engine, does not relay bytes
+// an upstream sends past the framed body and does not reuse that connection.
+func TestExchangeBytesPastBody(t *testing.T) {
+	t.Parallel()
+	up := newSplitUpstream(t, "one_write", true, 0)
+	url := exchangeProxy(t, up.ln.Addr().String())
+	c := &http.Client{Timeout: 10 * time.Second}
+	for _, n := range []int{6, 16 << 10, 6} {
+		getSized(t, c, url, n)
+	}
+	if got := up.conns.Load(); got != 3 {
+		t.Errorf("upstream connections = %d, want 3 (none reused after extra bytes)", got)
+	}
+}
