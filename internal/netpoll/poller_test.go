@@ -266,3 +266,39 @@ func TestGroupManyConnections(t *testing.T) {
 	}
 	noEvent(t, h, 100*time.Millisecond)
 }
+
+// TestSlotTableGrows: registrations added while the loop runs, past the slot
+// table's first size (so it is republished larger twice), each get their own
+// readiness: the lock-free lookup sees every one of them.
+func TestSlotTableGrows(t *testing.T) {
+	t.Parallel()
+	p := newPoller(t)
+	const n = 150
+	hs := make([]chanHandler, n)
+	clients := make([]*net.TCPConn, n)
+	for i := range n {
+		c, s := tcpPair(t)
+		fd, err := FDOf(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs[i] = make(chanHandler, 4)
+		r, err := p.Add(fd, Readable, true, hs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Remove()
+		clients[i] = c
+	}
+	if got := len(*p.slots.Load()); got < n {
+		t.Fatalf("len(slots) = %d, want >= %d", got, n)
+	}
+	for i, c := range clients {
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatalf("Write(%d): %v", i, err)
+		}
+	}
+	for i := range n {
+		waitEvent(t, hs[i], Readable)
+	}
+}
