@@ -137,10 +137,23 @@ func fromEpoll(e uint32) Events {
 // it is told again. With oneshot, the registration is disabled after one Ready until
 // Rearm. The caller keeps owning fd; call Remove before closing it.
 func (p *Poller) Add(fd int, ev Events, oneshot bool, h Handler) (*Registration, error) {
+	r := new(Registration)
+	if err := p.AddTo(r, fd, ev, oneshot, h); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// AddTo is Add into a Registration the caller provides (for one embedded in a
+// pooled object: a relay session registers two descriptors per connection). r may
+// be reused for another AddTo once it was removed or forgotten from inside a Ready
+// of its poller, or once its poller is closed; removed from another goroutine, a
+// Ready already running may still read it.
+func (p *Poller) AddTo(r *Registration, fd int, ev Events, oneshot bool, h Handler) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	var idx uint32
 	if n := len(p.free); n > 0 {
@@ -151,7 +164,7 @@ func (p *Poller) Add(fd int, ev Events, oneshot bool, h Handler) (*Registration,
 		p.gens = append(p.gens, 0)
 		p.grow(len(p.gens))
 	}
-	r := &Registration{p: p, fd: fd, idx: idx, gen: p.gens[idx], h: h, oneshot: oneshot}
+	*r = Registration{p: p, fd: fd, idx: idx, gen: p.gens[idx], h: h, oneshot: oneshot}
 	(*p.slots.Load())[idx].Store(r)
 	p.mu.Unlock()
 
@@ -159,9 +172,9 @@ func (p *Poller) Add(fd int, ev Events, oneshot bool, h Handler) (*Registration,
 	setKey(&e, idx, r.gen)
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &e); err != nil {
 		p.release(r)
-		return nil, fmtErr("epoll_ctl add", err)
+		return fmtErr("epoll_ctl add", err)
 	}
-	return r, nil
+	return nil
 }
 
 // Rearm re-enables a oneshot registration (or changes the events of any) for ev.
@@ -329,11 +342,12 @@ func Detach(c syscall.Conn) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	fd := -1
-	var derr error
-	if err := rc.Control(func(s uintptr) {
-		fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
-	}); err != nil {
+	d := dupPool.Get().(*duper)
+	err = rc.Control(d.fn)
+	fd, derr := d.fd, d.err
+	d.fd, d.err = -1, nil
+	dupPool.Put(d)
+	if err != nil {
 		return -1, err
 	}
 	if derr != nil {
@@ -344,6 +358,22 @@ func Detach(c syscall.Conn) (int, error) {
 	}
 	return fd, nil
 }
+
+// duper is Detach's Control callback with its results, pooled with the method
+// value bound once: a closure per call cost three allocations per descriptor.
+type duper struct {
+	fd  int
+	err error
+	fn  func(uintptr)
+}
+
+func (d *duper) dup(s uintptr) { d.fd, d.err = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }
+
+var dupPool = sync.Pool{New: func() any {
+	d := &duper{fd: -1}
+	d.fn = d.dup
+	return d
+}}
 
 // FDOf returns a connection's descriptor without taking it over (the connection
 // keeps owning it); for parking a net.Conn that will be read again through Go.

@@ -302,3 +302,45 @@ func TestSlotTableGrows(t *testing.T) {
 		waitEvent(t, hs[i], Readable)
 	}
 }
+
+// TestAddToReuse: a Registration reused for another descriptor gets that
+// descriptor's events only, not its former one's.
+func TestAddToReuse(t *testing.T) {
+	t.Parallel()
+	p := newPoller(t)
+	c1, s1 := tcpPair(t)
+	c2, s2 := tcpPair(t)
+	fd1, err := FDOf(s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd2, err := FDOf(s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Registration
+	h1 := make(chanHandler, 4)
+	if err := p.AddTo(&r, fd1, Readable, false, h1); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := make(chanHandler, 4)
+	if err := p.AddTo(&r, fd2, Readable, false, h2); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Remove()
+	if r.FD() != fd2 {
+		t.Fatalf("FD() = %d, want %d", r.FD(), fd2)
+	}
+	if _, err := c1.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	noEvent(t, h1, 50*time.Millisecond)
+	noEvent(t, h2, 10*time.Millisecond)
+	if _, err := c2.Write([]byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, h2, Readable)
+}
