@@ -103,11 +103,14 @@ type pollRelay struct {
 	ends [2]pollEnd
 	dirs [2]pollDir
 	fd   [2]int
-	regs [2]*netpoll.Registration
+	regs [2]netpoll.Registration // embedded: no allocation per connection
 	st   *pollerState
-	over bool  // finished; set and read on the poller goroutine
-	err  error // why it ended; read by run after wg
-	wg   sync.WaitGroup
+	over bool // finished; set and read on the poller goroutine
+	// noReuse: a Ready may still run on this session (registration failed half way),
+	// so its session must not go back to the pool.
+	noReuse bool
+	err     error // why it ended; read by run after wg
+	wg      sync.WaitGroup
 
 	// active is set by the poller when bytes move and cleared by the idle sweeper,
 	// which counts the ticks it found it clear in idleTicks (sweeper-owned).
@@ -186,19 +189,21 @@ func (r *pollRelay) run(c, up net.Conn) (in, out int64, err error, ok bool) {
 	// Registering under mu: a Ready that finishes the session at once (the first
 	// event may already be an error) waits for regs to be complete.
 	for i := range r.fd {
-		reg, err := p.Add(r.fd[i], netpoll.Readable|netpoll.Writable, false, &r.ends[i])
-		if err != nil {
+		if err := p.AddTo(&r.regs[i], r.fd[i], netpoll.Readable|netpoll.Writable, false, &r.ends[i]); err != nil {
 			r.live = false
+			r.over = true
 			r.mu.Unlock()
-			for _, reg := range r.regs[:i] {
-				reg.Remove()
+			for j := range r.regs[:i] {
+				r.regs[j].Remove()
 			}
+			// Removed off the poller goroutine, a Ready may still be running on
+			// this session: it must not be pooled and reused.
+			r.noReuse = true
 			unix.Close(cfd)
 			unix.Close(ufd)
 			r.wg.Done()
 			return 0, 0, err, true
 		}
-		r.regs[i] = reg
 	}
 	r.mu.Unlock()
 

@@ -6,7 +6,7 @@ import "net"
 
 // pollRelay is the readiness-loop relay, Linux only; elsewhere run declines and the
 // goroutine relay carries every session.
-type pollRelay struct{}
+type pollRelay struct{ noReuse bool }
 
 func pollSupported() bool { return false }
 

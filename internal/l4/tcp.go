@@ -369,9 +369,11 @@ func (s *TCPServer) handle(c net.Conn, tab *table) {
 		// The relay's read callbacks are bound to ss itself: keep them, not a new pair
 		// of closures per session.
 		r0, r1 := ss.relay.dirs[0].read, ss.relay.dirs[1].read
-		*ss = session{}
-		ss.relay.dirs[0].read, ss.relay.dirs[1].read = r0, r1
-		sessionPool.Put(ss)
+		if !ss.poll.noReuse {
+			*ss = session{}
+			ss.relay.dirs[0].read, ss.relay.dirs[1].read = r0, r1
+			sessionPool.Put(ss)
+		}
 		s.sessWG.Done()
 	}()
 	ss.done = SessionInfo{Listener: s.opts.Listener}

@@ -16,7 +16,8 @@
 // their own non-blocking syscalls).
 //
 // Main types: Poller, one epoll instance served by one goroutine; Registration, one
-// descriptor's membership; Handler, the callback; Group, a fixed set of pollers that
+// descriptor's membership (allocated by Add, or embedded in the caller's pooled
+// state with AddTo); Handler, the callback; Group, a fixed set of pollers that
 // spreads registrations (one poller per CPU by default).
 //
 // Concurrency: a Handler's Ready runs on its poller's goroutine, never concurrently

@@ -24,6 +24,11 @@ func (p *Poller) Add(fd int, ev Events, oneshot bool, h Handler) (*Registration,
 	return nil, ErrUnsupported
 }
 
+// AddTo returns ErrUnsupported on this platform.
+func (p *Poller) AddTo(r *Registration, fd int, ev Events, oneshot bool, h Handler) error {
+	return ErrUnsupported
+}
+
 // Rearm returns ErrUnsupported on this platform.
 func (r *Registration) Rearm(ev Events) error { return ErrUnsupported }
 

@@ -266,3 +266,81 @@ func TestGroupManyConnections(t *testing.T) {
 	}
 	noEvent(t, h, 100*time.Millisecond)
 }
+
+// TestSlotTableGrows: registrations added while the loop runs, past the slot
+// table's first size (so it is republished larger twice), each get their own
+// readiness: the lock-free lookup sees every one of them.
+func TestSlotTableGrows(t *testing.T) {
+	t.Parallel()
+	p := newPoller(t)
+	const n = 150
+	hs := make([]chanHandler, n)
+	clients := make([]*net.TCPConn, n)
+	for i := range n {
+		c, s := tcpPair(t)
+		fd, err := FDOf(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs[i] = make(chanHandler, 4)
+		r, err := p.Add(fd, Readable, true, hs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Remove()
+		clients[i] = c
+	}
+	if got := len(*p.slots.Load()); got < n {
+		t.Fatalf("len(slots) = %d, want >= %d", got, n)
+	}
+	for i, c := range clients {
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatalf("Write(%d): %v", i, err)
+		}
+	}
+	for i := range n {
+		waitEvent(t, hs[i], Readable)
+	}
+}
+
+// TestAddToReuse: a Registration reused for another descriptor gets that
+// descriptor's events only, not its former one's.
+func TestAddToReuse(t *testing.T) {
+	t.Parallel()
+	p := newPoller(t)
+	c1, s1 := tcpPair(t)
+	c2, s2 := tcpPair(t)
+	fd1, err := FDOf(s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd2, err := FDOf(s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Registration
+	h1 := make(chanHandler, 4)
+	if err := p.AddTo(&r, fd1, Readable, false, h1); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := make(chanHandler, 4)
+	if err := p.AddTo(&r, fd2, Readable, false, h2); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Remove()
+	if r.FD() != fd2 {
+		t.Fatalf("FD() = %d, want %d", r.FD(), fd2)
+	}
+	if _, err := c1.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	noEvent(t, h1, 50*time.Millisecond)
+	noEvent(t, h2, 10*time.Millisecond)
+	if _, err := c2.Write([]byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, h2, Readable)
+}
