@@ -131,7 +131,7 @@ func (c *conn) try(t *balancer.Target, body []byte, replay, more bool) (again bo
 		c.uw.buf = c.appendRequestHead(c.uw.buf[:0], t)
 		if replay {
 			_ = c.uw.write(body)
-			if err := c.uw.flush(); err != nil {
+			if err := c.flushAwait(u); err != nil {
 				u.close()
 				u = nil
 				if attempt == 0 && err != nil && !isTimeout(err) {
@@ -267,12 +267,11 @@ func (c *conn) streamBody(u *upConn) (cerr, uerr error) {
 // readHead reads the final response head into c.resp, forwarding interim responses
 // (except 100) to HTTP/1.1 clients. got reports whether any byte arrived.
 func (c *conn) readHead(u *upConn) (got bool, err error) {
-	d, b := &c.d, &u.br
-	if d.ResponseHeaderTimeout > 0 {
-		u.dl.readExact(u.c, d.ResponseHeaderTimeout)
-	} else {
-		u.dl.read(u.c)
+	b := &u.br
+	if !u.armed {
+		c.headDeadline(u)
 	}
+	u.armed = false
 	for interim := 0; ; interim++ {
 		if b.r > 0 {
 			n := copy(b.buf, b.buf[b.r:b.w])
@@ -300,7 +299,7 @@ func (c *conn) readHead(u *upConn) (got bool, err error) {
 				c.resp.reset()
 				continue
 			}
-			n, rerr := u.c.Read(b.buf[b.w:])
+			n, rerr := u.read(b.buf[b.w:])
 			if n > 0 {
 				b.w += n
 				got = true
@@ -330,6 +329,40 @@ func (c *conn) readHead(u *upConn) (got bool, err error) {
 			}
 		}
 	}
+}
+
+// headDeadline sets the read deadline for the response head.
+func (c *conn) headDeadline(u *upConn) {
+	if rht := c.d.ResponseHeaderTimeout; rht > 0 {
+		u.dl.readExact(u.c, rht)
+	} else {
+		u.dl.read(u.c)
+	}
+}
+
+// flushAwait writes the request batched in c.uw to u, like c.uw.flush, and, when it
+// left in one non-blocking write, waits for the answer in the same poll (awaiter), so
+// readHead's first read finds bytes instead of EAGAIN. The head's read deadline is set
+// before the wait.
+func (c *conn) flushAwait(u *upConn) error {
+	w := &c.uw
+	if w.err != nil || len(w.buf) == 0 {
+		return w.flush()
+	}
+	c.headDeadline(u)
+	u.armed = true
+	n, err := u.writeAwait(w.buf)
+	if err != nil {
+		w.buf, w.err = w.buf[:0], err
+		return err
+	}
+	if n < len(w.buf) { // the socket buffer was full: the rest the ordinary way
+		rest := copy(w.buf, w.buf[n:])
+		w.buf = w.buf[:rest]
+		return w.flush()
+	}
+	w.buf = w.buf[:0]
+	return nil
 }
 
 // relay writes the response head and streams the body to the client, then pools or
