@@ -30,8 +30,9 @@ type awaiter struct {
 	rfn func(fd uintptr)      // (no allocation per call)
 	p   []byte                // the bytes to write or the buffer to read into
 	n   int                   // how many of p were written or read
-	// err is the write's error; wrote is set once the write was attempted; readable
-	// once the poller reported the response's first bytes.
+	// err is the last write's or read's error; wrote is set once the write was
+	// attempted; readable once the poller reported the connection readable after the
+	// write (cleared by the read that uses it).
 	err      error
 	wrote    bool
 	readable bool

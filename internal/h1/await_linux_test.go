@@ -119,17 +119,20 @@ func TestWriteAwaitWriteError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	accepted := make(chan struct{})
+	dialed, accepted := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(accepted)
 		c, err := ln.Accept()
-		if err == nil {
-			_ = c.(*net.TCPConn).SetLinger(0) // close with a reset
-			_ = c.Close()
+		if err != nil {
+			return
 		}
-		close(accepted)
+		<-dialed                          // a reset during the handshake would fail the dial instead
+		_ = c.(*net.TCPConn).SetLinger(0) // close with a reset
+		_ = c.Close()
 	}()
 	p := newUpstreamPool(0, time.Minute, time.Minute)
 	u, err := p.dial(ln.Addr().String(), time.Second)
+	close(dialed)
 	if err != nil {
 		t.Fatal(err)
 	}
