@@ -182,7 +182,7 @@ func (f *forwarder) try(t *balancer.Target, more bool) (again bool, next *balanc
 		f.uw.buf = f.down.appendRequestHead(f.uw.buf[:0], t)
 		if f.replay {
 			_ = f.uw.write(f.body)
-			if err := f.uw.flush(); err != nil {
+			if err := f.flushAwait(u); err != nil {
 				u.close()
 				u = nil
 				if attempt == 0 && !isTimeout(err) {
@@ -300,11 +300,10 @@ func pipeBody(uw *writer, src io.Reader, buf []byte, chunked, flushEach bool) (c
 // to the client. got reports whether any byte arrived.
 func (f *forwarder) readHead(u *upConn) (got bool, err error) {
 	b, lim := &u.br, &f.s.lim
-	if t := f.d.ResponseHeaderTimeout; t > 0 {
-		u.dl.readExact(u.c, t)
-	} else {
-		u.dl.read(u.c)
+	if !u.armed {
+		f.headDeadline(u)
 	}
+	u.armed = false
 	for interim := 0; ; interim++ {
 		if b.r > 0 {
 			n := copy(b.buf, b.buf[b.r:b.w])
@@ -332,7 +331,7 @@ func (f *forwarder) readHead(u *upConn) (got bool, err error) {
 				f.resp.reset()
 				continue
 			}
-			n, rerr := u.c.Read(b.buf[b.w:])
+			n, rerr := u.read(b.buf[b.w:])
 			if n > 0 {
 				b.w += n
 				got = true
@@ -358,6 +357,40 @@ func (f *forwarder) readHead(u *upConn) (got bool, err error) {
 			return true, err
 		}
 	}
+}
+
+// headDeadline sets the read deadline for the response head.
+func (f *forwarder) headDeadline(u *upConn) {
+	if rht := f.d.ResponseHeaderTimeout; rht > 0 {
+		u.dl.readExact(u.c, rht)
+	} else {
+		u.dl.read(u.c)
+	}
+}
+
+// flushAwait writes the request batched in f.uw to u, like f.uw.flush, and, when it
+// left in one non-blocking write, waits for the answer in the same poll (awaiter), so
+// readHead's first read finds bytes instead of EAGAIN. The head's read deadline is set
+// before the wait.
+func (f *forwarder) flushAwait(u *upConn) error {
+	w := &f.uw
+	if w.err != nil || len(w.buf) == 0 {
+		return w.flush()
+	}
+	f.headDeadline(u)
+	u.armed = true
+	n, err := u.writeAwait(w.buf)
+	if err != nil {
+		w.buf, w.err = w.buf[:0], err
+		return err
+	}
+	if n < len(w.buf) { // the socket buffer was full: the rest the ordinary way
+		rest := copy(w.buf, w.buf[n:])
+		w.buf = w.buf[:rest]
+		return w.flush()
+	}
+	w.buf = w.buf[:0]
+	return nil
 }
 
 // relay has the client write the response head, streams the body to it, then pools or

@@ -24,6 +24,10 @@ type upConn struct {
 	reused bool // served a response before: may have been closed by the upstream
 	fast   bool // its last response head came within fastHead
 	small  [upSmallBuf]byte
+	aw     awaiter // writes a request and waits for its answer in one poll (await_linux.go)
+	// armed: the response-head read deadline is set already (flushAwait set it before
+	// the wait).
+	armed bool
 }
 
 // fastHead is how soon a response head must follow the request for the connection's
@@ -145,6 +149,7 @@ func (p *upstreamPool) dial(addr string, timeout time.Duration) (*upConn, error)
 	u := &upConn{c: c, addr: addr, dl: deadline{d: p.stall}}
 	u.br.c = c
 	u.br.buf = u.small[:]
+	u.initAwait()
 	return u, nil
 }
 
