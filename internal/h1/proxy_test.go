@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gantrygw/gantry/internal/balancer"
+	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
 // orderPicker picks the first untried target in order (deterministic retries).
@@ -379,16 +380,6 @@ func TestBadUpstreamResponses(t *testing.T) {
 	})
 }
 
-func deadAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ln.Addr().String()
-	ln.Close()
-	return a
-}
-
 func TestErrorAnswers(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
@@ -401,7 +392,7 @@ func TestErrorAnswers(t *testing.T) {
 		status int
 		reason string
 	}{
-		{name: "connect_refused_502", target: deadAddr(t), status: 502, reason: "upstream_connect_failed"},
+		{name: "connect_refused_502", target: testbackend.RefusedAddr(t), status: 502, reason: "upstream_connect_failed"},
 		{name: "no_target_503", route: func(_ *Request, d *Decision) { d.Picker = &orderPicker{} }, status: 503, reason: "no_healthy_target"},
 		{name: "timeout_504", target: slow.addr(), route: func(_ *Request, d *Decision) { d.ResponseHeaderTimeout = 200 * time.Millisecond }, status: 504, reason: "upstream_timeout"},
 		{name: "injection_500", target: slow.addr(), route: func(_ *Request, d *Decision) { d.Header.Set("X-Evil", "a\r\nInjected: 1") }, status: 500, reason: "internal_error"},
@@ -413,7 +404,7 @@ func TestErrorAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			if tc.target == "" {
-				tc.target = deadAddr(t)
+				tc.target = testbackend.RefusedAddr(t)
 			}
 			_, addr, h := proxyTo(t, tc.route, tc.target)
 			c := dialRaw(t, addr)
@@ -453,8 +444,8 @@ func TestRetry(t *testing.T) {
 		tries   int
 		goodReq int64
 	}{
-		{name: "connect_failure", first: deadAddr(t), method: "POST", retry: Retry{Attempts: 2, OnConnect: true}, status: 200, tries: 2, goodReq: 1},
-		{name: "connect_failure_no_retry", first: deadAddr(t), method: "GET", retry: Retry{Attempts: 1, OnConnect: true}, status: 502, tries: 1},
+		{name: "connect_failure", first: testbackend.RefusedAddr(t), method: "POST", retry: Retry{Attempts: 2, OnConnect: true}, status: 200, tries: 2, goodReq: 1},
+		{name: "connect_failure_no_retry", first: testbackend.RefusedAddr(t), method: "GET", retry: Retry{Attempts: 1, OnConnect: true}, status: 502, tries: 1},
 		{name: "status_503", first: busy.addr(), method: "GET", retry: Retry{Attempts: 2, OnStatus: []int{503}}, status: 200, tries: 2, goodReq: 1},
 		{name: "status_503_post_not_retried", first: busy.addr(), method: "POST", retry: Retry{Attempts: 2, OnStatus: []int{503}}, status: 503, tries: 1},
 	} {

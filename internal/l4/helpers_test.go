@@ -117,18 +117,6 @@ func expectClosed(t testing.TB, c net.Conn, bound time.Duration) {
 	}
 }
 
-// refusedAddr returns a loopback address nobody listens on.
-func refusedAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // eventually polls cond every 10 ms until it holds or bound passes.
 func eventually(t testing.TB, bound time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -105,7 +105,7 @@ func TestTCPHalfClose(t *testing.T) {
 func TestTCPFailover(t *testing.T) {
 	t.Parallel()
 	be := testbackend.StartTCPEcho(t)
-	tab := route(refusedAddr(t), be.Addr(), refusedAddr(t))
+	tab := route(testbackend.RefusedAddr(t), be.Addr(), testbackend.RefusedAddr(t))
 	s, addr := startTCP(t, TCPOptions{}, tab)
 	const conns = 6
 	for i := range conns {
@@ -140,7 +140,7 @@ func TestTCPAllTargetsDown(t *testing.T) {
 		mu.Lock()
 		infos = append(infos, *i)
 		mu.Unlock()
-	}}, route(refusedAddr(t), refusedAddr(t)))
+	}}, route(testbackend.RefusedAddr(t), testbackend.RefusedAddr(t)))
 	c := dial(t, addr)
 	expectClosed(t, c, 5*time.Second)
 	eventually(t, 5*time.Second, "OnDone called", func() bool {

@@ -25,6 +25,10 @@
 //   - /hang: blocks until the request context ends, then reports the request on
 //     Canceled(); it proves that a client's disconnect reached the backend.
 //
+// RefusedAddr (refused.go) gives an address that refuses connections and stays bound for
+// the test, for dead-target cases (a port freed by closing a listener can be handed to
+// a parallel test and start answering).
+//
 // Requests counts answered requests. Close stops the backend and Restart brings it back
 // on the same port, for kill-and-restart tests of health checking and retries.
 //

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
 const apiKey = "alice-key-0123456789abcdef"
@@ -25,7 +27,7 @@ type env struct {
 func setup(t *testing.T, engine string) *env {
 	e := &env{pub: newBackend(t, "public"), adm: newBackend(t, "admin"), readHeader: time.Second, idle: 2 * time.Second}
 	e.backends = []*backend{e.pub, e.adm}
-	dead := deadAddr(t)
+	dead := testbackend.RefusedAddr(t)
 	cfg := fmt.Sprintf(`listeners:
   web:
     address: "127.0.0.1:0"
