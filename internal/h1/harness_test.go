@@ -125,6 +125,12 @@ func (u *upstream) lastRequest() (*http.Request, string) {
 // engine starts a Server on a loopback port with h and returns its address.
 func engine(t testing.TB, o Options) (*Server, string) {
 	t.Helper()
+	return engineWith(t, o, nil)
+}
+
+// engineWith is engine with a hook that adjusts the Server before it serves.
+func engineWith(t testing.TB, o Options, setup func(*Server)) (*Server, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +139,9 @@ func engine(t testing.TB, o Options) (*Server, string) {
 		o.ReadHeaderTimeout = 2 * time.Second
 	}
 	s := NewServer(o)
+	if setup != nil {
+		setup(s)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

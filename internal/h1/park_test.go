@@ -28,24 +28,7 @@ func parkEngine(t *testing.T, o Options, grace time.Duration) (*Server, string) 
 	if o.ReadHeaderTimeout == 0 {
 		o.ReadHeaderTimeout = 2 * time.Second
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewServer(o)
-	s.setParkAfter(grace)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-		<-done
-	})
-	return s, ln.Addr().String()
+	return engineWith(t, o, func(s *Server) { s.setParkAfter(grace) })
 }
 
 // counts returns the tracked connections and how many of them are parked.
