@@ -331,19 +331,11 @@ func (r *pollRelay) pump(d int) {
 		}
 		if dir.bulk {
 			n, err := splice(src, dir.pipe[1], pipeSize)
-			switch {
-			case err == unix.EAGAIN:
+			switch r.took(dir, n, err) {
+			case tookNothing:
 				return
-			case err != nil:
-				r.finish(err)
-				return
-			case n == 0:
-				dir.eof = true
+			case tookEOF:
 				continue
-			}
-			dir.n += int64(n)
-			if r.active.Load() == 0 {
-				r.active.Store(1)
 			}
 			// No short-read shortcut here: a non-blocking splice from TCP stops after
 			// one pass over the receive queue or when the pipe's slots are full, so a
@@ -353,19 +345,11 @@ func (r *pollRelay) pump(d int) {
 		}
 		buf := *r.st.buf
 		n, err := read(src, buf)
-		switch {
-		case err == unix.EAGAIN:
+		switch r.took(dir, n, err) {
+		case tookNothing:
 			return
-		case err != nil:
-			r.finish(err)
-			return
-		case n == 0:
-			dir.eof = true
+		case tookEOF:
 			continue
-		}
-		dir.n += int64(n)
-		if r.active.Load() == 0 {
-			r.active.Store(1)
 		}
 		w, err := write(dst, buf[:n])
 		if err != nil && err != unix.EAGAIN {
@@ -385,6 +369,33 @@ func (r *pollRelay) pump(d int) {
 			return
 		}
 	}
+}
+
+// What a read or splice from a direction's source gave pump.
+const (
+	tookNothing = iota // EAGAIN (wait for the next edge) or an error (session finished)
+	tookEOF            // the source ended: dir.eof is set
+	tookBytes          // n bytes, counted for the idle sweeper
+)
+
+// took classifies the result of reading n bytes from dir's source and does the
+// bookkeeping each outcome needs.
+func (r *pollRelay) took(dir *pollDir, n int, err error) int {
+	switch {
+	case err == unix.EAGAIN:
+		return tookNothing
+	case err != nil:
+		r.finish(err)
+		return tookNothing
+	case n == 0:
+		dir.eof = true
+		return tookEOF
+	}
+	dir.n += int64(n)
+	if r.active.Load() == 0 {
+		r.active.Store(1)
+	}
+	return tookBytes
 }
 
 // finish ends the session on the poller goroutine: err nil means both directions
