@@ -68,6 +68,18 @@ func noEvent(t *testing.T, h chanHandler, within time.Duration) {
 	}
 }
 
+// detached takes s away from the runtime (Detach) and closes the descriptor when the
+// test ends.
+func detached(t *testing.T, s *net.TCPConn) int {
+	t.Helper()
+	fd, err := Detach(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
 func newPoller(t *testing.T) *Poller {
 	t.Helper()
 	p, err := New()
@@ -82,11 +94,7 @@ func TestReadableEdgeAndOneshot(t *testing.T) {
 	t.Parallel()
 	p := newPoller(t)
 	c, s := tcpPair(t)
-	fd, err := Detach(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	fd := detached(t, s)
 	h := make(chanHandler, 8)
 	r, err := p.Add(fd, Readable, true, h)
 	if err != nil {
@@ -122,11 +130,7 @@ func TestHangupOnPeerClose(t *testing.T) {
 	t.Parallel()
 	p := newPoller(t)
 	c, s := tcpPair(t)
-	fd, err := Detach(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	fd := detached(t, s)
 	h := make(chanHandler, 8)
 	r, err := p.Add(fd, Readable|Writable, false, h)
 	if err != nil {
@@ -149,16 +153,8 @@ func TestStaleEventsDropped(t *testing.T) {
 	p := newPoller(t)
 	c1, s1 := tcpPair(t)
 	_, s2 := tcpPair(t)
-	fd1, err := Detach(s1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd1)
-	fd2, err := Detach(s2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd2)
+	fd1 := detached(t, s1)
+	fd2 := detached(t, s2)
 	old := make(chanHandler, 8)
 	r1, err := p.Add(fd1, Readable, false, old)
 	if err != nil {
@@ -187,11 +183,7 @@ func TestStaleEventsDropped(t *testing.T) {
 func TestDetachLeavesSocketUsable(t *testing.T) {
 	t.Parallel()
 	c, s := tcpPair(t)
-	fd, err := Detach(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	fd := detached(t, s)
 	if _, err := s.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Write on detached conn = %v, want net.ErrClosed", err)
 	}
