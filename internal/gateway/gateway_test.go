@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gantrygw/gantry/internal/config"
+	"golang.org/x/net/http2"
 )
 
 // backend is a real loopback HTTP server that names itself in X-Backend.
@@ -157,7 +159,9 @@ routes:
 }
 
 // TestReloadUnderLoadLosesNothing swaps configs repeatedly while clients send requests
-// on kept-alive and fresh connections; every request must succeed.
+// on kept-alive and fresh HTTP/1.1 connections and on HTTP/2 (h2c) connections, whose
+// streams the retiring listener's HTTP/2 server must finish or refuse with GOAWAY so the
+// client retries them; every request must succeed.
 func TestReloadUnderLoadLosesNothing(t *testing.T) {
 	b1, b2, b3 := backend(t, "b1"), backend(t, "b2"), backend(t, "b3")
 	cfgA := parse(t, twoBackendConfig(hostport(b1), hostport(b2), ""))
@@ -174,17 +178,27 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 		parse(t, pin(strings.Replace(twoBackendConfig(hostport(b1), hostport(b2), ""), `address: "127.0.0.1:0"`, `address: "127.0.0.1:0", timeouts: { idle: 30s }`, 1))),
 	}
 
-	var ok, failed atomic.Int64
+	var ok, okH2, failed atomic.Int64
 	var firstErr atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
+	for w := 0; w < 6; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			tr := &http.Transport{DisableKeepAlives: w%2 == 1}
-			defer tr.CloseIdleConnections()
-			c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+			var rt http.RoundTripper
+			if w >= 4 { // h2c with prior knowledge
+				h2 := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+					return (&net.Dialer{}).DialContext(ctx, network, addr)
+				}}
+				defer h2.CloseIdleConnections()
+				rt = h2
+			} else {
+				tr := &http.Transport{DisableKeepAlives: w%2 == 1}
+				defer tr.CloseIdleConnections()
+				rt = tr
+			}
+			c := &http.Client{Transport: rt, Timeout: 5 * time.Second}
 			for i := 0; i < 5000; i++ { // bounded
 				select {
 				case <-stop:
@@ -194,17 +208,20 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 				resp, err := c.Get("http://" + addr + "/x")
 				if err != nil {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("worker %d (keepalive=%v): %v", w, w%2 == 0, err))
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("worker %d (keepalive=%v, h2c=%v): %v", w, w%2 == 0, w >= 4, err))
 					continue
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != 200 {
+				if resp.StatusCode != 200 || (w >= 4) != (resp.ProtoMajor == 2) {
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("status %d", resp.StatusCode))
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("worker %d: status %d over %s", w, resp.StatusCode, resp.Proto))
 					continue
 				}
 				ok.Add(1)
+				if w >= 4 {
+					okH2.Add(1)
+				}
 			}
 		}(w)
 	}
@@ -223,6 +240,10 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 	if failed.Load() != 0 {
 		t.Fatalf("%d of %d requests failed across reloads; first: %v", failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
 	}
+	if okH2.Load() == 0 {
+		t.Fatalf("no HTTP/2 request succeeded (%d in all), want the h2c workers to take part", ok.Load())
+	}
+	t.Logf("%d requests across %d reloads, %d of them over HTTP/2", ok.Load(), 3*len(cfgs), okH2.Load())
 }
 
 // TestFailedReloadKeepsRunningConfig: a config whose listener cannot bind is rejected
