@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gantrygw/gantry/internal/balancer"
+	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
 const benchHead = "GET /api/v1/items?limit=10&offset=20 HTTP/1.1\r\n" +
@@ -63,43 +64,28 @@ func BenchmarkHeaderRewrite(b *testing.B) {
 // fixedUpstream answers each request head with the same bytes, allocation-free, so
 // the benchmark's allocation count is the engine's.
 func fixedUpstream(tb testing.TB, answer []byte) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	go func() {
+	return testbackend.ServeConns(tb, testbackend.Listen(tb), func(c net.Conn) {
+		buf := make([]byte, 16<<10)
+		have := 0
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf[have:])
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 16<<10)
-				have := 0
-				for {
-					n, err := c.Read(buf[have:])
-					if err != nil {
-						return
-					}
-					have += n
-					for {
-						i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
-						if i < 0 {
-							break
-						}
-						copy(buf, buf[i+4:have])
-						have -= i + 4
-						if _, err := c.Write(answer); err != nil {
-							return
-						}
-					}
+			have += n
+			for {
+				i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
+				if i < 0 {
+					break
 				}
-			}()
+				copy(buf, buf[i+4:have])
+				have -= i + 4
+				if _, err := c.Write(answer); err != nil {
+					return
+				}
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 type benchHandler struct{ t *balancer.Target }

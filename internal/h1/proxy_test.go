@@ -285,34 +285,19 @@ func TestChunkedResponseWithTrailers(t *testing.T) {
 // rawUpstream answers every request on a connection with canned bytes, then closes.
 func rawUpstream(t *testing.T, answer string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
+	return testbackend.ServeConns(t, testbackend.Listen(t), func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 4096)
+		var got []byte
+		for !bytes.Contains(got, []byte("\r\n\r\n")) {
+			n, err := c.Read(buf)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				buf := make([]byte, 4096)
-				var got []byte
-				for !bytes.Contains(got, []byte("\r\n\r\n")) {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					got = append(got, buf[:n]...)
-				}
-				_, _ = io.WriteString(c, answer)
-			}()
+			got = append(got, buf[:n]...)
 		}
-	}()
-	return ln.Addr().String()
+		_, _ = io.WriteString(c, answer)
+	})
 }
 
 func TestReadUntilCloseResponse(t *testing.T) {

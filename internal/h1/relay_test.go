@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
 // splitUpstream is a keep-alive HTTP/1.1 upstream on a real loopback listener that
@@ -28,22 +30,11 @@ type splitUpstream struct {
 
 func newSplitUpstream(t *testing.T, split string, extra bool, pad int) *splitUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &splitUpstream{ln: ln, pad: pad}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u.conns.Add(1)
-			go u.serve(c, split, extra)
-		}
-	}()
+	u := &splitUpstream{ln: testbackend.Listen(t), pad: pad}
+	testbackend.ServeConns(t, u.ln, func(c net.Conn) {
+		u.conns.Add(1)
+		u.serve(c, split, extra)
+	})
 	return u
 }
 

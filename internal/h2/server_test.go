@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantrygw/gantry/internal/testbackend"
 	"golang.org/x/net/http2"
 )
 
@@ -321,20 +322,8 @@ func TestGracefulShutdown(t *testing.T) {
 		io.WriteString(w, "done")
 	})
 	s := NewServer(Options{Handler: h})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.ServeConn(c)
-		}
-	}()
+	ln := testbackend.Listen(t)
+	testbackend.ServeConns(t, ln, s.ServeConn)
 	cl := h2cClient()
 	type result struct {
 		body string

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gantrygw/gantry/internal/config"
+	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
 type ca struct {
@@ -87,23 +88,12 @@ func serve(t *testing.T, cfg *tls.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				_ = c.(*tls.Conn).Handshake()
-				var b [1]byte
-				_, _ = c.Read(b[:]) // hold the connection until the client closes
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testbackend.ServeConns(t, ln, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_ = c.(*tls.Conn).Handshake()
+		var b [1]byte
+		_, _ = c.Read(b[:]) // hold the connection until the client closes
+	})
 }
 
 func dial(addr string, cfg *tls.Config) (tls.ConnectionState, error) {
