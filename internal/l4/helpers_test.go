@@ -66,19 +66,26 @@ func startTCP(t testing.TB, opts TCPOptions, tab *Table) (*TCPServer, string) {
 	}
 	s := NewTCP(opts)
 	s.SetTable(tab)
+	serveUntilCleanup(t, func() error { return s.Serve(ln) }, s.Shutdown)
+	return s, ln.Addr().String()
+}
+
+// serveUntilCleanup runs serve on its own goroutine and, when the test ends, shuts the
+// server down and checks both ended as documented (Shutdown nil, Serve ErrServerClosed).
+func serveUntilCleanup(t testing.TB, serve func() error, shutdown func(context.Context) error) {
+	t.Helper()
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
+	go func() { served <- serve() }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
+		if err := shutdown(ctx); err != nil {
 			t.Errorf("Shutdown() = %v, want nil", err)
 		}
 		if err := <-served; err != ErrServerClosed {
 			t.Errorf("Serve() = %v, want ErrServerClosed", err)
 		}
 	})
-	return s, ln.Addr().String()
 }
 
 func dial(t testing.TB, addr string) *net.TCPConn {

@@ -17,18 +17,7 @@ func startUDP(t *testing.T, opts UDPOptions, tab *Table) (*UDPServer, string) {
 	}
 	s := NewUDP(opts)
 	s.SetTable(tab)
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(pc) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown() = %v, want nil", err)
-		}
-		if err := <-served; err != ErrServerClosed {
-			t.Errorf("Serve() = %v, want ErrServerClosed", err)
-		}
-	})
+	serveUntilCleanup(t, func() error { return s.Serve(pc) }, s.Shutdown)
 	return s, pc.LocalAddr().String()
 }
 
