@@ -151,21 +151,31 @@ func (h *fastHandler) Route(req *h1.Request, d *h1.Decision) {
 		d.MaxBodyBytes = p.LimitBody
 	}
 
-	u := rte.up
 	d.Kind = h1.Forward
+	forwardTo(d, rte, req, req.RawQuery(), path, client, trusted)
+	d.Path = rt.router.Rewrite(st.res.Route, path, &st.res.Params)
+	if rw := rte.cfg.Rewrite; rw != nil && rw.Host != "" {
+		d.Host = rw.Host
+	}
+	rec.Inject(&d.Header)
+}
+
+// forwardTo fills the upstream half of an engine Decision for rte: picker and hash
+// key, passive health, forwarding trust, timeouts and retries (with the upstream's
+// retry budget counting this request). Both engine paths use it: HTTP/1.1 requests
+// (fastHandler.Route) and HTTP/2 requests forwarded through the engine
+// (handler.serveEngine), so a route behaves the same over either protocol.
+func forwardTo(d *h1.Decision, rte *route, h keyHeader, rawQuery, path string, client netip.Addr, trusted bool) {
+	u := rte.up
 	d.Picker = u.set
 	d.Info.ClientIP = client
 	if u.fastKey.Kind != "" {
-		d.Info.Key = fastHashKey(u.fastKey, req, path, client)
+		d.Info.Key = engineHashKey(u.fastKey, h, rawQuery, path, client)
 	}
 	if u.outlier != nil {
 		d.Observer = u.outlier
 	}
-	d.Path = rt.router.Rewrite(st.res.Route, path, &st.res.Params)
-	d.RawQuery = req.RawQuery()
-	if rw := rte.cfg.Rewrite; rw != nil && rw.Host != "" {
-		d.Host = rw.Host
-	}
+	d.RawQuery = rawQuery
 	d.TrustForwarded = trusted
 	d.ConnectTimeout = rte.cfg.Timeouts.Connect.D()
 	d.ResponseHeaderTimeout = rte.cfg.Timeouts.ResponseHeader.D()
@@ -174,7 +184,6 @@ func (h *fastHandler) Route(req *h1.Request, d *h1.Decision) {
 		u.budget.Request()
 		d.Retry.Budget = u.budget
 	}
-	rec.Inject(&d.Header)
 }
 
 // Done implements h1.Handler: one metrics update and one access-log line.
@@ -263,26 +272,33 @@ func fastRetry(rc *config.Route) h1.Retry {
 	return h1.Retry{Attempts: p.Attempts + 1, OnConnect: p.OnConnect, OnTimeout: p.OnTimeout, OnStatus: p.Statuses, NonIdempotent: p.NonIdempotent}
 }
 
-// fastHashKey extracts a consistent_hash key from an engine request without allocating,
-// except for an IP key.
-func fastHashKey(k balancer.Key, req *h1.Request, path string, client netip.Addr) string {
+// engineHashKey extracts a consistent_hash key for the engine paths (HTTP/1.1 through
+// the engine, HTTP/2 through Exchange) without allocating, except for an IP key.
+func engineHashKey(k balancer.Key, h keyHeader, rawQuery, path string, client netip.Addr) string {
 	switch k.Kind {
 	case balancer.KeyHeader:
-		return req.Get(k.Name)
+		return h.Get(k.Name)
 	case balancer.KeyPath:
 		return path
 	case balancer.KeyIP:
 		return client.String()
 	case balancer.KeyQuery:
-		return queryValue(req.RawQuery(), k.Name)
+		return queryValue(rawQuery, k.Name)
 	case balancer.KeyCookie:
-		for _, line := range req.Values("Cookie") {
+		for _, line := range h.Values("Cookie") {
 			if v, ok := cookieValue(line, k.Name); ok {
 				return v
 			}
 		}
 	}
 	return ""
+}
+
+// keyHeader is the header lookup engineHashKey needs; *h1.Request and http.Header both
+// have it (neither conversion allocates: both are pointer-shaped).
+type keyHeader interface {
+	Get(name string) string
+	Values(name string) []string
 }
 
 func queryValue(q, name string) string {

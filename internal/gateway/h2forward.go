@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/netip"
 
-	"github.com/gantrygw/gantry/internal/balancer"
 	"github.com/gantrygw/gantry/internal/problem"
 )
 
@@ -32,24 +31,9 @@ func (h *handler) serveEngine(w http.ResponseWriter, r *http.Request, x *exchang
 	rec, ex, d, res := &x.rec, &x.ex, &x.d, &x.er
 	u := rte.up
 	d.RequestID = rec.RequestID
-	d.Picker = u.set
-	d.Info.ClientIP = client
-	if u.fastKey.Kind != "" {
-		d.Info.Key = h2HashKey(u.fastKey, r, rec.Path, client)
-	}
-	if u.outlier != nil {
-		d.Observer = u.outlier
-	}
-	d.Path, d.RawQuery, d.Host = ex.OutPath, r.URL.RawQuery, ex.OutHost
-	d.TrustForwarded = trusted
-	d.ConnectTimeout = rte.cfg.Timeouts.Connect.D()
-	d.ResponseHeaderTimeout = rte.cfg.Timeouts.ResponseHeader.D()
+	forwardTo(d, rte, r.Header, r.URL.RawQuery, rec.Path, client, trusted)
+	d.Path, d.Host = ex.OutPath, ex.OutHost
 	d.MaxBodyBytes = x.preq.LimitBody
-	d.Retry = rte.fastRetry
-	if u.budget != nil {
-		u.budget.Request()
-		d.Retry.Budget = u.budget
-	}
 	p, answer := h.engine.Exchange(w, r, d, res)
 	if answer {
 		fail(w, r, rec, p)
@@ -68,26 +52,4 @@ func (h *handler) serveEngine(w http.ResponseWriter, r *http.Request, x *exchang
 	// A response cut mid-body must not look complete: ServeHTTP aborts the stream once
 	// the request is accounted for.
 	x.abort = res.Reason == "upstream_aborted"
-}
-
-// h2HashKey is fastHashKey for a net/http request, so an HTTP/2 client hashes to the
-// same target as an HTTP/1.1 client with the same key.
-func h2HashKey(k balancer.Key, r *http.Request, path string, client netip.Addr) string {
-	switch k.Kind {
-	case balancer.KeyHeader:
-		return r.Header.Get(k.Name)
-	case balancer.KeyPath:
-		return path
-	case balancer.KeyIP:
-		return client.String()
-	case balancer.KeyQuery:
-		return queryValue(r.URL.RawQuery, k.Name)
-	case balancer.KeyCookie:
-		for _, line := range r.Header["Cookie"] {
-			if v, ok := cookieValue(line, k.Name); ok {
-				return v
-			}
-		}
-	}
-	return ""
 }
