@@ -170,9 +170,13 @@ routes:
 
 	doomed.Close() // the backend dies; active checks mark it down
 	sel := fmt.Sprintf(`document.querySelector('.card[data-kind=upstream] tr[data-target=%q]')`, doomed.target())
+	// The badge colour is read in the same evaluation that sees the row unhealthy: the
+	// table is re-rendered on every update, and a later render may already show the
+	// target in another state (its freed port can be taken by a parallel test's server,
+	// which then answers the health checks).
 	evalUntil(t, ctx, "the killed target to show as unhealthy",
-		`(() => { const tr = `+sel+`; return !!tr && tr.dataset.state === 'unhealthy' && tr.querySelector('.state-unhealthy') !== null })()`, 10*time.Second)
-	color, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(`+sel+`.querySelector('.state')).backgroundColor`))
+		`(() => { const tr = `+sel+`; const b = tr && tr.dataset.state === 'unhealthy' && tr.querySelector('.state-unhealthy'); if (!b) return false; window.__unhealthyBadge = getComputedStyle(b).backgroundColor; return true })()`, 10*time.Second)
+	color, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__unhealthyBadge`))
 	if err != nil {
 		t.Fatal(err)
 	}
