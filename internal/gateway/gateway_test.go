@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gantrygw/gantry/internal/config"
-	"golang.org/x/net/http2"
 )
 
 // backend is a real loopback HTTP server that names itself in X-Backend.
@@ -188,11 +186,9 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 			defer wg.Done()
 			var rt http.RoundTripper
 			if w >= 4 { // h2c with prior knowledge
-				h2 := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-					return (&net.Dialer{}).DialContext(ctx, network, addr)
-				}}
+				h2 := h2cClient()
 				defer h2.CloseIdleConnections()
-				rt = h2
+				rt = h2.Transport
 			} else {
 				tr := &http.Transport{DisableKeepAlives: w%2 == 1}
 				defer tr.CloseIdleConnections()
