@@ -361,14 +361,15 @@ func (v *explainView) explain(listener string, req ExplainRequest) (Explanation,
 		return ex, nil
 	}
 	ex.Balance = uc.Balance
-	info := &balancer.Info{Key: hashKey(uc.HashKey, header, u.RawQuery, path, req.ClientIP)}
+	info := &balancer.Info{ClientIP: netip.MustParseAddr("127.0.0.1")}
 	if ip, err := netip.ParseAddr(req.ClientIP); err == nil {
 		info.ClientIP = ip
-	} else {
-		info.ClientIP = netip.MustParseAddr("127.0.0.1")
+	}
+	if k, err := balancer.ParseKey(uc.HashKey); err == nil { // "" (no hash_key) is an error: no key
+		info.Key = k.Value(header, u.RawQuery, path, info.ClientIP)
 	}
 	if uc.Balance == "sticky" {
-		info.Sticky = cookie(header, stickyCookie)
+		info.Sticky = balancer.CookieValue(header["Cookie"], stickyCookie)
 	}
 	t, err := set.Pick(info)
 	switch {
@@ -428,35 +429,4 @@ func quotedOrNone(vals []string) string {
 		q[i] = fmt.Sprintf("%q", v)
 	}
 	return strings.Join(q, ", ")
-}
-
-// hashKey extracts a consistent_hash key as the proxy does (proxy.HashKey), from the
-// explained request's parts.
-func hashKey(spec string, h http.Header, rawQuery, path, clientIP string) string {
-	kind, name, _ := strings.Cut(spec, ":")
-	switch kind {
-	case "header":
-		return h.Get(name)
-	case "cookie":
-		return cookie(h, name)
-	case "query":
-		q, _ := url.ParseQuery(rawQuery)
-		return q.Get(name)
-	case "ip":
-		if clientIP == "" {
-			return "127.0.0.1"
-		}
-		return clientIP
-	case "path":
-		return path
-	}
-	return ""
-}
-
-func cookie(h http.Header, name string) string {
-	r := http.Request{Header: h}
-	if c, err := r.Cookie(name); err == nil {
-		return c.Value
-	}
-	return ""
 }

@@ -165,12 +165,12 @@ func (h *fastHandler) Route(req *h1.Request, d *h1.Decision) {
 // retry budget counting this request). Both engine paths use it: HTTP/1.1 requests
 // (fastHandler.Route) and HTTP/2 requests forwarded through the engine
 // (handler.serveEngine), so a route behaves the same over either protocol.
-func forwardTo(d *h1.Decision, rte *route, h keyHeader, rawQuery, path string, client netip.Addr, trusted bool) {
+func forwardTo(d *h1.Decision, rte *route, h balancer.KeySource, rawQuery, path string, client netip.Addr, trusted bool) {
 	u := rte.up
 	d.Picker = u.set
 	d.Info.ClientIP = client
-	if u.fastKey.Kind != "" {
-		d.Info.Key = engineHashKey(u.fastKey, h, rawQuery, path, client)
+	if u.hashKey.Kind != "" {
+		d.Info.Key = u.hashKey.Value(h, rawQuery, path, client)
 	}
 	if u.outlier != nil {
 		d.Observer = u.outlier
@@ -270,56 +270,4 @@ func fastRoute(rc *config.Route, u *upstream) bool {
 func fastRetry(rc *config.Route) h1.Retry {
 	p := retryPolicy(rc.Retries)
 	return h1.Retry{Attempts: p.Attempts + 1, OnConnect: p.OnConnect, OnTimeout: p.OnTimeout, OnStatus: p.Statuses, NonIdempotent: p.NonIdempotent}
-}
-
-// engineHashKey extracts a consistent_hash key for the engine paths (HTTP/1.1 through
-// the engine, HTTP/2 through Exchange) without allocating, except for an IP key.
-func engineHashKey(k balancer.Key, h keyHeader, rawQuery, path string, client netip.Addr) string {
-	switch k.Kind {
-	case balancer.KeyHeader:
-		return h.Get(k.Name)
-	case balancer.KeyPath:
-		return path
-	case balancer.KeyIP:
-		return client.String()
-	case balancer.KeyQuery:
-		return queryValue(rawQuery, k.Name)
-	case balancer.KeyCookie:
-		for _, line := range h.Values("Cookie") {
-			if v, ok := cookieValue(line, k.Name); ok {
-				return v
-			}
-		}
-	}
-	return ""
-}
-
-// keyHeader is the header lookup engineHashKey needs; *h1.Request and http.Header both
-// have it (neither conversion allocates: both are pointer-shaped).
-type keyHeader interface {
-	Get(name string) string
-	Values(name string) []string
-}
-
-func queryValue(q, name string) string {
-	for q != "" {
-		var kv string
-		kv, q, _ = strings.Cut(q, "&")
-		if k, v, _ := strings.Cut(kv, "="); k == name {
-			return v
-		}
-	}
-	return ""
-}
-
-func cookieValue(line, name string) (string, bool) {
-	for line != "" {
-		var part string
-		part, line, _ = strings.Cut(line, ";")
-		part = strings.TrimSpace(part)
-		if k, v, ok := strings.Cut(part, "="); ok && k == name {
-			return v, true
-		}
-	}
-	return "", false
 }

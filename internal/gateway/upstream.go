@@ -23,8 +23,7 @@ type upstream struct {
 	outlier   *health.Outlier // nil without outlier detection
 	budget    *proxy.Budget
 	breaker   *proxy.Breaker
-	hashKey   proxy.HashKey
-	fastKey   balancer.Key // the same key for the HTTP/1.1 engine
+	hashKey   balancer.Key // consistent_hash key, read the same way on every request path
 	// targetMetrics are the per-target metric handles, by target.
 	targetMetrics map[*balancer.Target]*observe.TargetMetrics
 }
@@ -66,10 +65,7 @@ func (g *Gateway) buildUpstream(uc *config.Upstream, old *upstream, l4 bool) (*u
 	}
 	u := &upstream{cfg: uc}
 	if uc.HashKey != "" {
-		if u.hashKey, err = proxy.ParseHashKey(uc.HashKey); err != nil {
-			return nil, false, fmt.Errorf("upstream %s: hash_key: %w", uc.Name, err)
-		}
-		if u.fastKey, err = balancer.ParseKey(uc.HashKey); err != nil {
+		if u.hashKey, err = balancer.ParseKey(uc.HashKey); err != nil {
 			return nil, false, fmt.Errorf("upstream %s: hash_key: %w", uc.Name, err)
 		}
 	}

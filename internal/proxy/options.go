@@ -72,7 +72,7 @@ type Options struct {
 	// Breaker caps the upstream's requests in flight; nil: no cap.
 	Breaker *Breaker
 	// HashKey says what consistent_hash hashes; the zero value extracts nothing.
-	HashKey HashKey
+	HashKey balancer.Key
 	// StickyCookie, when set, names the cookie that pins a client to a target: its value
 	// is read into Info.Sticky and set on the response when the picked target differs.
 	StickyCookie string

@@ -118,9 +118,9 @@ func (c *call) prepare() {
 	if !c.info.ClientIP.IsValid() {
 		c.info.ClientIP = parseAddr(ip)
 	}
-	c.info.Key = o.HashKey.extract(r, ip)
+	c.info.Key = o.HashKey.Value(r.Header, r.URL.RawQuery, r.URL.Path, c.info.ClientIP)
 	if o.StickyCookie != "" {
-		c.info.Sticky = cookieValue(r.Header, o.StickyCookie)
+		c.info.Sticky = balancer.CookieValue(r.Header["Cookie"], o.StickyCookie)
 	}
 
 	f := forwarding{

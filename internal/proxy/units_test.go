@@ -1,9 +1,6 @@
 package proxy
 
 import (
-	"errors"
-	"net/http"
-	"net/url"
 	"testing"
 	"time"
 )
@@ -97,56 +94,5 @@ func TestBreaker(t *testing.T) {
 	var nilBreaker *Breaker
 	if !nilBreaker.Acquire() {
 		t.Error("nil Breaker refused")
-	}
-}
-
-func TestHashKey(t *testing.T) {
-	t.Parallel()
-	r, _ := http.NewRequest(http.MethodGet, "http://x/users/7?tenant=a%20b&x=1", nil)
-	r.Header.Set("X-User", "u-42")
-	r.Header.Set("Cookie", `theme=dark; session="s-9"`)
-	tests := []struct {
-		spec    string
-		want    string
-		wantErr bool
-	}{
-		{spec: "header:x-user", want: "u-42"},
-		{spec: "cookie:session", want: "s-9"},
-		{spec: "query:tenant", want: "a b"},
-		{spec: "query:missing", want: ""},
-		{spec: "ip", want: "192.0.2.1"},
-		{spec: "path", want: "/users/7"},
-		{spec: "", want: ""},
-		{spec: "header:", wantErr: true},
-		{spec: "body:x", wantErr: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.spec, func(t *testing.T) {
-			t.Parallel()
-			k, err := ParseHashKey(tc.spec)
-			if tc.wantErr {
-				if !errors.Is(err, ErrHashKey) {
-					t.Fatalf("ParseHashKey(%q) error = %v, want ErrHashKey", tc.spec, err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ParseHashKey(%q): %v", tc.spec, err)
-			}
-			if got := k.extract(r, "192.0.2.1"); got != tc.want {
-				t.Errorf("extract(%q) = %q, want %q", tc.spec, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestQueryValue(t *testing.T) {
-	t.Parallel()
-	q := url.Values{"a b": {"1"}, "c": {"x&y"}}.Encode()
-	if got := queryValue(q, "a b"); got != "1" {
-		t.Errorf("queryValue(%q, a b) = %q, want 1", q, got)
-	}
-	if got := queryValue(q, "c"); got != "x&y" {
-		t.Errorf("queryValue(%q, c) = %q, want x&y", q, got)
 	}
 }
