@@ -1,0 +1,8 @@
+//go:build !linux
+
+package rawio
+
+import "net"
+
+// Wrap returns c: raw socket calls are only used on Linux.
+func Wrap(c net.Conn) net.Conn { return c }
