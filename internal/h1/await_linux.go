@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/gantrygw/gantry/internal/rawio"
 )
 
 // awaiter lets an upstream connection send a request and wait for the answer in one
@@ -64,7 +66,7 @@ func (u *upConn) writeAwait(p []byte) (int, error) {
 	_ = a.rc.Read(a.fn)
 	a.p = nil
 	if a.err != nil {
-		return a.n, &net.OpError{Op: "write", Net: "tcp", Source: u.c.LocalAddr(), Addr: u.c.RemoteAddr(), Err: os.NewSyscallError("write", a.err)}
+		return a.n, &net.OpError{Op: "write", Net: "tcp", Source: u.c.LocalAddr(), Addr: u.c.RemoteAddr(), Err: os.NewSyscallError("sendto", a.err)}
 	}
 	return a.n, nil
 }
@@ -79,7 +81,7 @@ func (u *upConn) awaitStep(fd uintptr) bool {
 	}
 	a.wrote = true
 	for a.n < len(a.p) {
-		n, err := syscall.Write(int(fd), a.p[a.n:])
+		n, err := rawio.Send(int(fd), a.p[a.n:])
 		if n > 0 {
 			a.n += n
 		}
@@ -88,7 +90,6 @@ func (u *upConn) awaitStep(fd uintptr) bool {
 			if n <= 0 {
 				return true // no progress: leave the rest to the ordinary write
 			}
-		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return true
 		default:
@@ -115,7 +116,7 @@ func (u *upConn) read(p []byte) (int, error) {
 	case err != nil || a.err == syscall.EAGAIN: // closed under us, or a spurious wake-up
 		return u.c.Read(p)
 	case a.err != nil:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Source: u.c.LocalAddr(), Addr: u.c.RemoteAddr(), Err: os.NewSyscallError("read", a.err)}
+		return 0, &net.OpError{Op: "read", Net: "tcp", Source: u.c.LocalAddr(), Addr: u.c.RemoteAddr(), Err: os.NewSyscallError("recvfrom", a.err)}
 	case a.n == 0:
 		return 0, io.EOF
 	}
@@ -125,14 +126,5 @@ func (u *upConn) read(p []byte) (int, error) {
 // readStep is read's RawConn.Control callback.
 func (u *upConn) readStep(fd uintptr) {
 	a := &u.aw
-	for {
-		n, err := syscall.Read(int(fd), a.p)
-		if err != syscall.EINTR {
-			a.err = err
-			if err == nil {
-				a.n = n
-			}
-			return
-		}
-	}
+	a.n, a.err = rawio.Recv(int(fd), a.p)
 }

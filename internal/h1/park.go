@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gantrygw/gantry/internal/netpoll"
+	"github.com/gantrygw/gantry/internal/rawio"
 )
 
 // Parking idle keep-alive connections (issue 6, memory).
@@ -70,6 +71,9 @@ const (
 )
 
 func newSession(s *Server, nc net.Conn) *session {
+	// Reads and writes on the socket skip the runtime's system-call bookkeeping
+	// (internal/rawio); a conn without a socket (TLS) is kept as it is.
+	nc = rawio.Wrap(nc)
 	cl := &session{s: s, nc: nc, born: time.Now(), remote: addrPort(nc.RemoteAddr()), fd: fdNone}
 	cl.state.Store(stateIdle)
 	cl.fresh.Store(true)

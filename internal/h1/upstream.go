@@ -4,6 +4,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/gantrygw/gantry/internal/rawio"
 )
 
 // upConn is one connection to an upstream target. Response heads are parsed in place
@@ -146,7 +148,7 @@ func (p *upstreamPool) dial(addr string, timeout time.Duration) (*upConn, error)
 	if err != nil {
 		return nil, err
 	}
-	u := &upConn{c: c, addr: addr, dl: deadline{d: p.stall}}
+	u := &upConn{c: rawio.Wrap(c), addr: addr, dl: deadline{d: p.stall}}
 	u.br.c = c
 	u.br.buf = u.small[:]
 	u.initAwait()

@@ -21,6 +21,13 @@ type writer struct {
 	arr [2][]byte
 }
 
+// vecWriter is a conn that writes several buffers in one system call without
+// consuming the slice (internal/rawio's Conn). net.Buffers only takes that path for
+// the net package's own conns.
+type vecWriter interface {
+	Writev(bufs [][]byte) (int64, error)
+}
+
 // flush writes the buffered bytes.
 func (w *writer) flush() error {
 	if w.err != nil {
@@ -53,9 +60,14 @@ func (w *writer) write(p []byte) error {
 		_, err = w.c.Write(p)
 	} else {
 		w.arr[0], w.arr[1] = w.buf, p
-		w.vec = w.arr[:]
-		_, err = w.vec.WriteTo(w.c)
-		w.arr, w.vec = [2][]byte{}, nil
+		if vw, ok := w.c.(vecWriter); ok { // rawio: one sendmsg
+			_, err = vw.Writev(w.arr[:])
+		} else {
+			w.vec = w.arr[:]
+			_, err = w.vec.WriteTo(w.c)
+			w.vec = nil
+		}
+		w.arr = [2][]byte{}
 		w.buf = w.buf[:0]
 	}
 	w.err = err

@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/gantrygw/gantry/internal/rawio"
 )
 
 // Write-buffer bounds. A handler appending DATA waits (or writes) once the buffer holds
@@ -105,8 +107,10 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
-		s:          s,
-		nc:         nc,
+		s: s,
+		// Socket reads and writes skip the runtime's system-call bookkeeping
+		// (internal/rawio); ConnContext still sees the conn as it was handed over.
+		nc:         rawio.Wrap(nc),
 		streams:    map[uint32]*stream{},
 		sendWindow: 65535,
 		peerInit:   65535,
