@@ -533,8 +533,21 @@ func appendStatusLine(b []byte, status int, reason string) []byte {
 	return append(b, crlf...)
 }
 
+// appendFields appends a Header's added fields as they are. Only for a Decision that
+// validDecision accepted (every forward is checked before it starts); checking each
+// byte again here cost about 1% of an h1 small request's CPU.
+func appendFields(b []byte, h *Header) []byte {
+	for i := 0; i+1 < len(h.kv); i += 2 {
+		b = append(b, h.kv[i]...)
+		b = append(b, ": "...)
+		b = append(b, h.kv[i+1]...)
+		b = append(b, crlf...)
+	}
+	return b
+}
+
 // appendAdded appends a Header's added fields, skipping any that could not be sent
-// safely (validOut rejects those before a forward; on answers they are dropped).
+// safely: answers are not checked by validDecision, so invalid fields are dropped here.
 func appendAdded(b []byte, h *Header) []byte {
 	for i := 0; i+1 < len(h.kv); i += 2 {
 		if !validTokenString(h.kv[i]) || !validValueString(h.kv[i+1]) {

@@ -603,7 +603,7 @@ func appendHop(b []byte, h *hop, d *Decision) []byte {
 	b = append(b, h.proto...)
 	b = append(b, crlf...)
 	b = append(b, h.via...)
-	b = appendAdded(b, &d.Header)
+	b = appendFields(b, &d.Header)
 	switch {
 	case h.length < 0:
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)

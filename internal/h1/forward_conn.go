@@ -98,7 +98,7 @@ func (c *conn) head(p *response, mode int, sent bool) (outChunked bool) {
 	}
 	b := appendStatusLineBytes(c.cw.buf, p.status, p.reason)
 	b = appendResponseFields(b, p, mode != modeNone, outChunked)
-	b = appendAdded(b, &d.RespHeader)
+	b = appendFields(b, &d.RespHeader)
 	switch {
 	case mode == modeLength:
 		b = append(b, "Content-Length: "...)

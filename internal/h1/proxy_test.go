@@ -381,6 +381,8 @@ func TestErrorAnswers(t *testing.T) {
 		{name: "no_target_503", route: func(_ *Request, d *Decision) { d.Picker = &orderPicker{} }, status: 503, reason: "no_healthy_target"},
 		{name: "timeout_504", target: slow.addr(), route: func(_ *Request, d *Decision) { d.ResponseHeaderTimeout = 200 * time.Millisecond }, status: 504, reason: "upstream_timeout"},
 		{name: "injection_500", target: slow.addr(), route: func(_ *Request, d *Decision) { d.Header.Set("X-Evil", "a\r\nInjected: 1") }, status: 500, reason: "internal_error"},
+		{name: "response_injection_500", target: slow.addr(), route: func(_ *Request, d *Decision) { d.RespHeader.Set("X-Evil", "a\nInjected: 1") }, status: 500, reason: "internal_error"},
+		{name: "bad_name_500", target: slow.addr(), route: func(_ *Request, d *Decision) { d.Header.Set("X Evil", "1") }, status: 500, reason: "internal_error"},
 		{name: "answer_401", route: func(_ *Request, d *Decision) {
 			d.Kind, d.Status, d.ContentType, d.Body = Answer, 401, "text/plain", []byte("no")
 			d.RespHeader.Set("WWW-Authenticate", "Bearer")
