@@ -24,6 +24,7 @@ import (
 	"github.com/gantrygw/gantry/internal/observe"
 	"github.com/gantrygw/gantry/internal/policy/ipfilter"
 	"github.com/gantrygw/gantry/internal/proxyproto"
+	"github.com/gantrygw/gantry/internal/rawio"
 	"github.com/gantrygw/gantry/internal/tlsconf"
 )
 
@@ -321,7 +322,9 @@ func (l *listener) start() {
 			if l.srv.TLSConfig != nil {
 				// TLS is layered here rather than by ServeTLS, so the tracker below sees
 				// the same *tls.Conn that the server reports states for.
-				ln = tls.NewListener(ln, l.srv.TLSConfig)
+				// Under TLS the socket's reads and writes are raw system calls, as the
+				// HTTP engines make them on plain listeners (internal/rawio).
+				ln = tls.NewListener(rawio.Listener(ln), l.srv.TLSConfig)
 			}
 		}
 		hard := func(ln net.Listener) net.Listener {

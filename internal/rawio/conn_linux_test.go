@@ -64,6 +64,32 @@ func TestWrapOnlySockets(t *testing.T) {
 	}
 }
 
+func TestListenerWraps(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := Listener(ln)
+	defer rl.Close()
+	go func() {
+		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			c.Write([]byte("hi"))
+			c.Close()
+		}
+	}()
+	c, err := rl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(*Conn); !ok {
+		t.Fatalf("accepted %T, want *Conn", c)
+	}
+	if b, err := io.ReadAll(c); err != nil || string(b) != "hi" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+}
+
 func TestReadWriteEOF(t *testing.T) {
 	w, s := pair(t)
 	if n, err := w.Write([]byte("ping")); n != 4 || err != nil {
