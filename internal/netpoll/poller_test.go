@@ -9,36 +9,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// tcpPair returns both ends of a real loopback TCP connection.
-func tcpPair(t *testing.T) (client, server *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			acc <- nil
-			return
-		}
-		acc <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := <-acc
-	if s == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { c.Close(); s.Close() })
-	return c.(*net.TCPConn), s.(*net.TCPConn)
-}
+	"github.com/gantrygw/gantry/internal/testbackend"
+)
 
 // chanHandler reports every Ready on a channel.
 type chanHandler chan Events
@@ -93,7 +66,7 @@ func newPoller(t *testing.T) *Poller {
 func TestReadableEdgeAndOneshot(t *testing.T) {
 	t.Parallel()
 	p := newPoller(t)
-	c, s := tcpPair(t)
+	c, s := testbackend.TCPPair(t)
 	fd := detached(t, s)
 	h := make(chanHandler, 8)
 	r, err := p.Add(fd, Readable, true, h)
@@ -129,7 +102,7 @@ func TestReadableEdgeAndOneshot(t *testing.T) {
 func TestHangupOnPeerClose(t *testing.T) {
 	t.Parallel()
 	p := newPoller(t)
-	c, s := tcpPair(t)
+	c, s := testbackend.TCPPair(t)
 	fd := detached(t, s)
 	h := make(chanHandler, 8)
 	r, err := p.Add(fd, Readable|Writable, false, h)
@@ -151,8 +124,8 @@ func TestHangupOnPeerClose(t *testing.T) {
 func TestStaleEventsDropped(t *testing.T) {
 	t.Parallel()
 	p := newPoller(t)
-	c1, s1 := tcpPair(t)
-	_, s2 := tcpPair(t)
+	c1, s1 := testbackend.TCPPair(t)
+	_, s2 := testbackend.TCPPair(t)
 	fd1 := detached(t, s1)
 	fd2 := detached(t, s2)
 	old := make(chanHandler, 8)
@@ -182,7 +155,7 @@ func TestStaleEventsDropped(t *testing.T) {
 
 func TestDetachLeavesSocketUsable(t *testing.T) {
 	t.Parallel()
-	c, s := tcpPair(t)
+	c, s := testbackend.TCPPair(t)
 	fd := detached(t, s)
 	if _, err := s.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Write on detached conn = %v, want net.ErrClosed", err)
@@ -213,7 +186,7 @@ func TestCloseStopsPoller(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatalf("second Close() = %v, want nil", err)
 	}
-	_, s := tcpPair(t)
+	_, s := testbackend.TCPPair(t)
 	fd, err := FDOf(s)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +209,7 @@ func TestGroupManyConnections(t *testing.T) {
 	h := make(chanHandler, n*2)
 	var clients []*net.TCPConn
 	for range n {
-		c, s := tcpPair(t)
+		c, s := testbackend.TCPPair(t)
 		fd, err := FDOf(s)
 		if err != nil {
 			t.Fatal(err)
@@ -269,7 +242,7 @@ func TestSlotTableGrows(t *testing.T) {
 	hs := make([]chanHandler, n)
 	clients := make([]*net.TCPConn, n)
 	for i := range n {
-		c, s := tcpPair(t)
+		c, s := testbackend.TCPPair(t)
 		fd, err := FDOf(s)
 		if err != nil {
 			t.Fatal(err)
@@ -300,8 +273,8 @@ func TestSlotTableGrows(t *testing.T) {
 func TestAddToReuse(t *testing.T) {
 	t.Parallel()
 	p := newPoller(t)
-	c1, s1 := tcpPair(t)
-	c2, s2 := tcpPair(t)
+	c1, s1 := testbackend.TCPPair(t)
+	c2, s2 := testbackend.TCPPair(t)
 	fd1, err := FDOf(s1)
 	if err != nil {
 		t.Fatal(err)

@@ -12,39 +12,19 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
 // pair returns a wrapped client conn and the plain server side of a loopback TCP
 // connection; both are closed at the end of the test.
 func pair(t testing.TB) (*Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(acc)
-			return
-		}
-		acc <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, ok := <-acc
-	if !ok {
-		t.Fatal("accept failed")
-	}
+	c, s := testbackend.TCPPair(t)
 	w, ok := Wrap(c).(*Conn)
 	if !ok {
 		t.Fatalf("Wrap(%T) did not wrap", c)
 	}
-	t.Cleanup(func() { w.Close(); s.Close() })
 	return w, s
 }
 

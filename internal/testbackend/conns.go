@@ -37,3 +37,30 @@ func Listen(t testing.TB) net.Listener {
 	}
 	return ln
 }
+
+// TCPPair returns both ends of one real loopback TCP connection, closed at test
+// cleanup: for code under test that takes a socket directly (pollers, raw I/O).
+func TCPPair(t testing.TB) (client, server *net.TCPConn) {
+	t.Helper()
+	ln := Listen(t)
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			c = nil
+		}
+		acc <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-acc
+	if s == nil {
+		c.Close()
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return c.(*net.TCPConn), s.(*net.TCPConn)
+}
