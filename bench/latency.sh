@@ -27,41 +27,10 @@ while [[ $# -gt 0 ]]; do
 done
 for t in go nginx curl; do command -v "$t" >/dev/null || { echo "$t is required" >&2; exit 69; }; done
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-harness=${BENCH_HARNESS:-$root/../shared/bench/run.sh}
-lib=$(dirname "$harness")/lib/targets.sh
-[[ -f $lib ]] || { echo "harness config writers not found: $lib (set BENCH_HARNESS)" >&2; exit 69; }
-
-W=$(mktemp -d /tmp/gantry-latency.XXXXXX)
-HOST=127.0.0.1 P_B1=$((base + 1)) P_B2=$((base + 2)) P_NGINX=$((base + 3)) P_NGINX_H2=$((base + 4)) P_G=$((base + 5))
-NGINX=$(command -v nginx) NGINX_STREAM_MODULE=""
-# shellcheck source=/dev/null
-source "$lib"
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT
-(cd "$root" && go build -o "$W/gantry" ./cmd/gantry && go build -o "$W/openloop" ./bench/openloop)
-write_backend b1 "$P_B1"
-write_backend b2 "$P_B2"
-write_nginx
-for d in b1 b2 nginx; do mkdir -p "$W/$d/tmp_body"; done
-"$NGINX" -p "$W/b1" -c "$W/b1/nginx.conf" -g 'daemon off;' & pids+=($!)
-"$NGINX" -p "$W/b2" -c "$W/b2/nginx.conf" -g 'daemon off;' & pids+=($!)
-"$NGINX" -p "$W/nginx" -c "$W/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
-cat >"$W/gantry.yaml" <<EOC
-listeners:
-  web: { address: "$HOST:$P_G" }
-upstreams:
-  web:
-    targets: [ "http://$HOST:$P_B1", "http://$HOST:$P_B2" ]
-routes:
-  - { name: all, upstream: web }
-EOC
-"$W/gantry" run -c "$W/gantry.yaml" --watch=false --log-level warn & pids+=($!)
-for p in "$P_NGINX" "$P_G"; do
-	for _ in $(seq 100); do curl -fs "http://$HOST:$p/" >/dev/null && break; sleep 0.1; done
-	curl -fs "http://$HOST:$p/" >/dev/null || { echo "proxy on port $p did not answer" >&2; exit 1; }
-done
+# shellcheck source=lib/peers.sh
+source "$here/lib/peers.sh"
+start_peers "$base"
+(cd "$here/.." && go build -o "$W/openloop" ./bench/openloop)
 
 raw=$W/raw.tsv
 IFS=, read -r -a rl <<<"$rates"

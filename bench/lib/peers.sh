@@ -1,0 +1,46 @@
+# shellcheck shell=bash
+# Shared setup for bench/latency.sh and bench/h2latency.sh: two loopback nginx backends
+# and an nginx proxy written by the shared harness's own config writers (so nginx runs
+# exactly as in ../shared/bench/run.sh), plus gantry built from this tree with the
+# config bench/run.sh gives it. Source it, then call start_peers BASE_PORT.
+# Sets W (work dir), HOST, P_NGINX (HTTP/1.1), P_NGINX_H2 (h2c), P_G (gantry, both);
+# everything started is stopped when the calling script exits.
+
+start_peers() { # BASE_PORT
+	local base=$1 root harness lib p
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	harness=${BENCH_HARNESS:-$root/../shared/bench/run.sh}
+	lib=$(dirname "$harness")/lib/targets.sh
+	[[ -f $lib ]] || { echo "harness config writers not found: $lib (set BENCH_HARNESS)" >&2; exit 69; }
+	W=$(mktemp -d /tmp/gantry-latency.XXXXXX)
+	HOST=127.0.0.1 P_B1=$((base + 1)) P_B2=$((base + 2)) P_NGINX=$((base + 3)) P_NGINX_H2=$((base + 4)) P_G=$((base + 5))
+	NGINX=$(command -v nginx) NGINX_STREAM_MODULE=""
+	# shellcheck source=/dev/null
+	source "$lib"
+	peer_pids=()
+	trap 'kill "${peer_pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+	(cd "$root" && go build -o "$W/gantry" ./cmd/gantry)
+	write_backend b1 "$P_B1"
+	write_backend b2 "$P_B2"
+	write_nginx
+	for p in b1 b2 nginx; do
+		mkdir -p "$W/$p/tmp_body"
+		"$NGINX" -p "$W/$p" -c "$W/$p/nginx.conf" -g 'daemon off;' &
+		peer_pids+=($!)
+	done
+	cat >"$W/gantry.yaml" <<EOC
+listeners:
+  web: { address: "$HOST:$P_G" }
+upstreams:
+  web:
+    targets: [ "http://$HOST:$P_B1", "http://$HOST:$P_B2" ]
+routes:
+  - { name: all, upstream: web }
+EOC
+	"$W/gantry" run -c "$W/gantry.yaml" --watch=false --log-level warn &
+	peer_pids+=($!)
+	for p in "$P_NGINX" "$P_G"; do
+		for _ in $(seq 100); do curl -fs "http://$HOST:$p/" >/dev/null && break; sleep 0.1; done
+		curl -fs "http://$HOST:$p/" >/dev/null || { echo "proxy on port $p did not answer" >&2; exit 1; }
+	done
+}
