@@ -173,6 +173,9 @@ func (c *Conn) writeStep(fd uintptr) bool {
 		if err == unix.EAGAIN {
 			return false
 		}
+		if err == nil && n == 0 {
+			err = io.ErrShortWrite // no progress and no error: never spin on it
+		}
 		if err != nil {
 			c.werr = err
 			return true
