@@ -1,58 +1,32 @@
 package gateway
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
-// selfSigned writes a certificate for names (and 127.0.0.1) and its key to dir.
-func selfSigned(t *testing.T, dir string, names ...string) (certFile, keyFile string, pool *x509.CertPool) {
+// serverCert writes a server certificate for names (and 127.0.0.1) and its key to a
+// temporary directory, and returns the files and a pool trusting them.
+func serverCert(t *testing.T, names ...string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
+	ca := testbackend.NewCA(t, "gateway test CA")
+	c := ca.Issue(t, testbackend.CertOptions{DNSNames: names, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	certFile, keyFile = c.WriteFiles(t, t.TempDir(), "server")
+	return certFile, keyFile, ca.Pool()
 }
 
 // TestClientProtocols: HTTP/1.1 and h2c on a plain listener, HTTPS with HTTP/2 on a
 // TLS listener (with HSTS), all reaching the same real backend.
 func TestClientProtocols(t *testing.T) {
 	be := testbackend.StartHTTP(t, testbackend.HTTPOptions{Name: "be"})
-	certFile, keyFile, pool := selfSigned(t, t.TempDir(), "gw.test")
+	certFile, keyFile, pool := serverCert(t, "gw.test")
 	g := start(t, parse(t, fmt.Sprintf(`
 listeners:
   plain: { address: "127.0.0.1:0" }
@@ -103,7 +77,7 @@ routes:
 // keeping path and query.
 func TestRedirectHTTP(t *testing.T) {
 	be := testbackend.StartHTTP(t, testbackend.HTTPOptions{Name: "be"})
-	certFile, keyFile, _ := selfSigned(t, t.TempDir(), "gw.test")
+	certFile, keyFile, _ := serverCert(t, "gw.test")
 	probe, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

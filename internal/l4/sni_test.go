@@ -3,14 +3,8 @@ package l4
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -18,41 +12,12 @@ import (
 	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
-// selfSigned returns a certificate for name that is its own root.
-func selfSigned(t testing.TB, name string) (tls.Certificate, *x509.Certificate) {
+// startTLSBackend serves TLS for name with a certificate from ca and answers every
+// connection with "<id> <negotiated server name>\n".
+func startTLSBackend(t testing.TB, ca *testbackend.CA, id, name string) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: name},
-		DNSNames:              []string{name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, leaf
-}
-
-// startTLSBackend serves TLS for name and answers every connection with
-// "<id> <negotiated server name>\n".
-func startTLSBackend(t testing.TB, id, name string) (string, *x509.Certificate) {
-	t.Helper()
-	cert, leaf := selfSigned(t, name)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	cert := ca.Issue(t, testbackend.CertOptions{DNSNames: []string{name}})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert.TLS}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,17 +41,16 @@ func startTLSBackend(t testing.TB, id, name string) (string, *x509.Certificate) 
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String(), leaf
+	return ln.Addr().String()
 }
 
 func TestTCPSNIPassthrough(t *testing.T) {
 	t.Parallel()
-	aAddr, aCert := startTLSBackend(t, "A", "a.example.com")
-	bAddr, bCert := startTLSBackend(t, "B", "b.example.com")
+	ca := testbackend.NewCA(t, "backend CA")
+	aAddr := startTLSBackend(t, ca, "A", "a.example.com")
+	bAddr := startTLSBackend(t, ca, "B", "b.example.com")
 	plain := testbackend.StartTCPEcho(t)
-	roots := x509.NewCertPool()
-	roots.AddCert(aCert)
-	roots.AddCert(bCert)
+	roots := ca.Pool()
 	tab := &Table{
 		Default: route(plain.Addr()).Default,
 		SNI: map[string]*Route{

@@ -32,7 +32,10 @@
 // Requests counts answered requests. Close stops the backend and Restart brings it back
 // on the same port, for kill-and-restart tests of health checking and retries.
 //
-// Other helpers add TCP and UDP backends (tcp.go, udp.go) beside these.
+// Other helpers add TCP and UDP backends (tcp.go, udp.go) beside these, and a throwaway
+// certificate authority (pki.go: NewCA, CA.Issue, Cert.WriteFiles) for tests that need
+// their own X.509 certificates: server or client leaves with chosen names, serials and
+// validity, as tls.Certificate values or PEM files.
 //
 // Concurrency: all methods are safe for concurrent use; handlers run on net/http's
 // goroutines.

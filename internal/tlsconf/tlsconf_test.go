@@ -1,15 +1,9 @@
 package tlsconf
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,65 +15,6 @@ import (
 	"github.com/gantrygw/gantry/internal/config"
 	"github.com/gantrygw/gantry/internal/testbackend"
 )
-
-type ca struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-	pool *x509.CertPool
-}
-
-func newCA(t *testing.T) *ca {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(c)
-	return &ca{cert: c, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pool: pool}
-}
-
-// issue returns PEM cert and key for names, with the serial as an identity marker.
-func (c *ca) issue(t *testing.T, serial int64, usage x509.ExtKeyUsage, names ...string) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-}
-
-func writePair(t *testing.T, dir, name string, certPEM, keyPEM []byte) config.Certificate {
-	t.Helper()
-	cf, kf := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(cf, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(kf, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return config.Certificate{CertFile: cf, KeyFile: kf}
-}
 
 // serve runs a real TLS listener on loopback that completes handshakes.
 func serve(t *testing.T, cfg *tls.Config) string {
@@ -107,7 +42,7 @@ func dial(addr string, cfg *tls.Config) (tls.ConnectionState, error) {
 }
 
 type fixture struct {
-	ca   *ca
+	ca   *testbackend.CA
 	dir  string
 	cfg  *config.TLS
 	conf *Config
@@ -116,12 +51,14 @@ type fixture struct {
 
 func newFixture(t *testing.T, minVersion string, extra *config.TLSOptions) *fixture {
 	t.Helper()
-	f := &fixture{ca: newCA(t), dir: t.TempDir()}
-	c1, k1 := f.ca.issue(t, 1, x509.ExtKeyUsageServerAuth, "default.test")
-	c2, k2 := f.ca.issue(t, 2, x509.ExtKeyUsageServerAuth, "a.test", "www.a.test")
-	c3, k3 := f.ca.issue(t, 3, x509.ExtKeyUsageServerAuth, "*.b.test")
+	f := &fixture{ca: testbackend.NewCA(t, "test CA"), dir: t.TempDir()}
+	// The serial is an identity marker: it tells which certificate a handshake got.
+	pair := func(name string, serial int64, names ...string) config.Certificate {
+		cf, kf := f.ca.Issue(t, testbackend.CertOptions{DNSNames: names, Serial: serial}).WriteFiles(t, f.dir, name)
+		return config.Certificate{CertFile: cf, KeyFile: kf}
+	}
 	f.cfg = &config.TLS{MinVersion: minVersion, Certificates: []config.Certificate{
-		writePair(t, f.dir, "default", c1, k1), writePair(t, f.dir, "a", c2, k2), writePair(t, f.dir, "b", c3, k3),
+		pair("default", 1, "default.test"), pair("a", 2, "a.test", "www.a.test"), pair("b", 3, "*.b.test"),
 	}}
 	var err error
 	if f.conf, err = New(f.cfg, Options{Extra: extra}); err != nil {
@@ -132,7 +69,7 @@ func newFixture(t *testing.T, minVersion string, extra *config.TLSOptions) *fixt
 }
 
 func (f *fixture) client(sni string) *tls.Config {
-	return &tls.Config{ServerName: sni, RootCAs: f.ca.pool, NextProtos: []string{"h2", "http/1.1"}}
+	return &tls.Config{ServerName: sni, RootCAs: f.ca.Pool(), NextProtos: []string{"h2", "http/1.1"}}
 }
 
 func TestSNI(t *testing.T) {
@@ -167,7 +104,7 @@ func TestSNI(t *testing.T) {
 			if got := st.PeerCertificates[0].SerialNumber.Int64(); got != tc.wantSerial {
 				t.Fatalf("SNI %q served serial %d, want %d", tc.sni, got, tc.wantSerial)
 			}
-			if _, err := st.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: f.ca.pool}); err != nil {
+			if _, err := st.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: f.ca.Pool()}); err != nil {
 				t.Fatalf("served certificate does not chain to the CA: %v", err)
 			}
 			if st.NegotiatedProtocol != "h2" {
@@ -225,8 +162,7 @@ func TestReload(t *testing.T) {
 		t.Fatal("Changed() = true right after New, want false")
 	}
 	// Renew a.test's certificate in place.
-	c, k := f.ca.issue(t, 20, x509.ExtKeyUsageServerAuth, "a.test")
-	writePair(t, f.dir, "a", c, k)
+	f.ca.Issue(t, testbackend.CertOptions{DNSNames: []string{"a.test"}, Serial: 20}).WriteFiles(t, f.dir, "a")
 	bump(t, f.cfg.Certificates[1].CertFile)
 	if !f.conf.Changed() {
 		t.Fatal("Changed() = false after rewriting the certificate, want true")
@@ -277,20 +213,15 @@ func bump(t *testing.T, path string) {
 
 func TestClientCA(t *testing.T) {
 	t.Parallel()
-	clientCA := newCA(t)
-	other := newCA(t)
+	clientCA := testbackend.NewCA(t, "test CA")
+	other := testbackend.NewCA(t, "test CA") // same name, another key
 	caFile := filepath.Join(t.TempDir(), "clients.pem")
-	if err := os.WriteFile(caFile, clientCA.pem, 0o600); err != nil {
+	if err := os.WriteFile(caFile, clientCA.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f := newFixture(t, "", &config.TLSOptions{ClientCAFile: caFile})
-	pair := func(c *ca) *tls.Certificate {
-		cp, kp := c.issue(t, 7, x509.ExtKeyUsageClientAuth, "alice")
-		cert, err := tls.X509KeyPair(cp, kp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &cert
+	pair := func(c *testbackend.CA) *tls.Certificate {
+		return &c.Issue(t, testbackend.CertOptions{DNSNames: []string{"alice"}, Serial: 7, Client: true}).TLS
 	}
 	tests := []struct {
 		name string

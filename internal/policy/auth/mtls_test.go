@@ -1,15 +1,8 @@
 package auth
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,74 +13,8 @@ import (
 
 	"github.com/gantrygw/gantry/internal/config"
 	"github.com/gantrygw/gantry/internal/policy"
+	"github.com/gantrygw/gantry/internal/testbackend"
 )
-
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-type leafOpts struct {
-	cn       string
-	dns      []string
-	emails   []string
-	notAfter time.Time
-	usage    x509.ExtKeyUsage
-}
-
-func (ca *testCA) leaf(t *testing.T, o leafOpts) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.notAfter.IsZero() {
-		o.notAfter = time.Now().Add(time.Hour)
-	}
-	if o.usage == 0 {
-		o.usage = x509.ExtKeyUsageClientAuth
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber:   serial,
-		Subject:        pkix.Name{CommonName: o.cn},
-		DNSNames:       o.dns,
-		EmailAddresses: o.emails,
-		NotBefore:      time.Now().Add(-2 * time.Hour),
-		NotAfter:       o.notAfter,
-		KeyUsage:       x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:    []x509.ExtKeyUsage{o.usage},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 // mtlsServer is a real TLS server asking for (not verifying) client certificates and
 // running the policy on each request, so the policy's own chain verification is tested.
@@ -110,13 +37,14 @@ func mtlsServer(t *testing.T, p *Policy) *httptest.Server {
 
 func TestMTLS(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t, "gantry test CA")
-	other := newTestCA(t, "other CA")
+	ca := testbackend.NewCA(t, "gantry test CA")
+	other := testbackend.NewCA(t, "other CA")
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, ca.pem, 0o600); err != nil {
+	if err := os.WriteFile(caFile, ca.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	leaf := func(ca *testbackend.CA, o testbackend.CertOptions) *tls.Certificate { return &ca.Issue(t, o).TLS }
 	consumers := map[string]*config.Consumer{
 		"alice":   {Name: "alice"},
 		"billing": {Name: "billing", CertNames: []string{"billing.svc.internal"}},
@@ -129,14 +57,14 @@ func TestMTLS(t *testing.T) {
 		want     int
 		consumer string
 	}{
-		{name: "cn maps to consumer name", from: "cn", cert: ptr(ca.leaf(t, leafOpts{cn: "alice"})), want: 200, consumer: "alice"},
-		{name: "san dns via cert_names", from: "san_dns", cert: ptr(ca.leaf(t, leafOpts{cn: "x", dns: []string{"a.test", "billing.svc.internal"}})), want: 200, consumer: "billing"},
-		{name: "san email via cert_names", from: "san_email", cert: ptr(ca.leaf(t, leafOpts{cn: "x", emails: []string{"carol@example.com"}})), want: 200, consumer: "carol"},
-		{name: "cert from another CA", from: "cn", cert: ptr(other.leaf(t, leafOpts{cn: "alice"})), want: 401},
-		{name: "expired cert", from: "cn", cert: ptr(ca.leaf(t, leafOpts{cn: "alice", notAfter: time.Now().Add(-time.Hour)})), want: 401},
-		{name: "server-auth-only cert", from: "cn", cert: ptr(ca.leaf(t, leafOpts{cn: "alice", usage: x509.ExtKeyUsageServerAuth})), want: 401},
-		{name: "unknown name", from: "cn", cert: ptr(ca.leaf(t, leafOpts{cn: "mallory"})), want: 401},
-		{name: "cn is not san", from: "san_dns", cert: ptr(ca.leaf(t, leafOpts{cn: "alice"})), want: 401},
+		{name: "cn maps to consumer name", from: "cn", cert: leaf(ca, testbackend.CertOptions{CommonName: "alice", Client: true}), want: 200, consumer: "alice"},
+		{name: "san dns via cert_names", from: "san_dns", cert: leaf(ca, testbackend.CertOptions{CommonName: "x", DNSNames: []string{"a.test", "billing.svc.internal"}, Client: true}), want: 200, consumer: "billing"},
+		{name: "san email via cert_names", from: "san_email", cert: leaf(ca, testbackend.CertOptions{CommonName: "x", Emails: []string{"carol@example.com"}, Client: true}), want: 200, consumer: "carol"},
+		{name: "cert from another CA", from: "cn", cert: leaf(other, testbackend.CertOptions{CommonName: "alice", Client: true}), want: 401},
+		{name: "expired cert", from: "cn", cert: leaf(ca, testbackend.CertOptions{CommonName: "alice", Client: true, NotAfter: time.Now().Add(-time.Hour)}), want: 401},
+		{name: "server-auth-only cert", from: "cn", cert: leaf(ca, testbackend.CertOptions{CommonName: "alice"}), want: 401},
+		{name: "unknown name", from: "cn", cert: leaf(ca, testbackend.CertOptions{CommonName: "mallory", Client: true}), want: 401},
+		{name: "cn is not san", from: "san_dns", cert: leaf(ca, testbackend.CertOptions{CommonName: "alice", Client: true}), want: 401},
 		{name: "no cert", from: "cn", want: 401},
 	}
 	for _, tc := range tests {
@@ -169,9 +97,9 @@ func TestMTLS(t *testing.T) {
 
 func TestMTLSNotOverTLS(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t, "ca")
+	ca := testbackend.NewCA(t, "ca")
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, ca.pem, 0o600); err != nil {
+	if err := os.WriteFile(caFile, ca.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p := mustNew(t, &config.Auth{MTLS: &config.MTLSAuth{CAFile: caFile}}, nil, Options{})
@@ -182,5 +110,3 @@ func TestMTLSNotOverTLS(t *testing.T) {
 		t.Fatal("New(missing ca_file) error = nil, want error")
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
