@@ -286,20 +286,27 @@ func parseContentLength(v string) (int64, bool) {
 	return n, err == nil
 }
 
-// canonical maps a lowercase wire field name to its net/http form through a small
-// per-connection cache, so steady traffic does not allocate a key per field.
+// canonical maps a lowercase wire field name to its net/http form (read loop only).
 func (c *conn) canonical(name string) string {
-	if k, ok := commonCanonical[name]; ok {
-		return k
+	return cachedName(commonCanonical, c.canon, name, textproto.CanonicalMIMEHeaderKey)
+}
+
+// cachedName maps name through a fixed table of common fields, then through a small
+// per-connection cache (at most 64 entries), calling conv only on a miss, so steady
+// traffic does not allocate a string per field. own belongs to one goroutine (or lock)
+// of the connection.
+func cachedName(common, own map[string]string, name string, conv func(string) string) string {
+	if v, ok := common[name]; ok {
+		return v
 	}
-	if k, ok := c.canon[name]; ok {
-		return k
+	if v, ok := own[name]; ok {
+		return v
 	}
-	k := textproto.CanonicalMIMEHeaderKey(name)
-	if len(c.canon) < 64 {
-		c.canon[name] = k
+	v := conv(name)
+	if len(own) < 64 {
+		own[name] = v
 	}
-	return k
+	return v
 }
 
 var commonCanonical = func() map[string]string {

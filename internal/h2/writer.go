@@ -2,6 +2,7 @@ package h2
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -296,7 +297,7 @@ func (c *conn) writeHeadersLocked(st *stream, status int, hdr http.Header, skip 
 		c.field(":status", statusText(status))
 	}
 	for k, vv := range hdr {
-		if skipResponseField(k) || containsString(skip, k) || !httpguts.ValidHeaderFieldName(k) {
+		if skipResponseField(k) || slices.Contains(skip, k) || !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
 		lk := c.lowerName(k)
@@ -354,28 +355,9 @@ func skipResponseField(k string) bool {
 	return strings.HasPrefix(k, http.TrailerPrefix)
 }
 
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// lowerName maps a field name to its HTTP/2 (lowercase) form through a small cache.
+// lowerName maps a field name to its HTTP/2 (lowercase) form (under the write lock).
 func (c *conn) lowerName(k string) string {
-	if v, ok := commonLower[k]; ok {
-		return v
-	}
-	if v, ok := c.lower[k]; ok {
-		return v
-	}
-	v := strings.ToLower(k)
-	if len(c.lower) < 64 {
-		c.lower[k] = v
-	}
-	return v
+	return cachedName(commonLower, c.lower, k, strings.ToLower)
 }
 
 var commonLower = func() map[string]string {
