@@ -187,6 +187,25 @@ func forwardTo(d *h1.Decision, rte *route, h balancer.KeySource, rawQuery, path 
 }
 
 // Done implements h1.Handler: one metrics update and one access-log line.
+// recordExchange copies what the engine learned about one exchange into rec (bytes,
+// upstream time, retries, the target) and, when up is set, counts the try in the
+// target's metrics with status. Status and reason are the caller's: only it knows
+// whether the gateway answered instead of the upstream. Shared by HTTP/1.1 requests
+// (fastHandler.Done) and HTTP/2 requests forwarded through Exchange (serveEngine).
+func recordExchange(rec *observe.Record, r *h1.Result, up *upstream, status int) {
+	rec.BytesIn, rec.BytesOut = r.BytesIn, r.BytesOut
+	rec.UpstreamDuration = r.Upstream
+	if r.Tries > 1 {
+		rec.Retries = r.Tries - 1
+	}
+	if t := r.Target; t != nil {
+		rec.Target = t.URL
+		if up != nil {
+			up.observeTry(t, status, r.Upstream)
+		}
+	}
+}
+
 func (h *fastHandler) Done(req *h1.Request, d *h1.Decision, r *h1.Result) {
 	st, _ := d.User.(*fastState)
 	if st == nil {
@@ -199,17 +218,11 @@ func (h *fastHandler) Done(req *h1.Request, d *h1.Decision, r *h1.Result) {
 	if !st.answered || r.Reason != "" {
 		rec.Reason = r.Reason
 	}
-	rec.BytesIn, rec.BytesOut = r.BytesIn, r.BytesOut
-	rec.UpstreamDuration = r.Upstream
-	if r.Tries > 1 {
-		rec.Retries = r.Tries - 1
+	var up *upstream
+	if st.route != nil {
+		up = st.route.up
 	}
-	if t := r.Target; t != nil {
-		rec.Target = t.URL
-		if st.route != nil {
-			st.route.up.observeTry(t, r.Status, r.Upstream)
-		}
-	}
+	recordExchange(rec, r, up, r.Status)
 	st.snap.obs.End(rec)
 	st.preq.Done(rec.Status)
 	d.User = nil

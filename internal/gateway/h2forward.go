@@ -40,15 +40,7 @@ func (h *handler) serveEngine(w http.ResponseWriter, r *http.Request, x *exchang
 	} else {
 		rec.Status, rec.Reason = res.Status, res.Reason
 	}
-	rec.BytesIn, rec.BytesOut = res.BytesIn, res.BytesOut
-	rec.UpstreamDuration = res.Upstream
-	if res.Tries > 1 {
-		rec.Retries = res.Tries - 1
-	}
-	if t := res.Target; t != nil {
-		rec.Target = t.URL
-		u.observeTry(t, rec.Status, res.Upstream)
-	}
+	recordExchange(rec, res, u, rec.Status)
 	// A response cut mid-body must not look complete: ServeHTTP aborts the stream once
 	// the request is accounted for.
 	x.abort = res.Reason == "upstream_aborted"
