@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -16,21 +15,11 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"golang.org/x/net/http2"
-
 	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
 // h2cClient is a real HTTP/2 client speaking h2c with prior knowledge.
-func h2cClient() *http.Client {
-	return &http.Client{Transport: &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}}
-}
+func h2cClient() *http.Client { return testbackend.H2CClient() }
 
 // countTransportDials makes the upstream's http.Transport count its dials, so a test
 // can tell whether a request went through it or through the engine's pool.

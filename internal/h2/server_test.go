@@ -3,7 +3,6 @@ package h2
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -53,13 +52,9 @@ func serveTest(t *testing.T, h http.Handler, o Options) (string, *Server) {
 
 // h2cClient is x/net/http2's client speaking h2c with prior knowledge.
 func h2cClient() *http.Client {
-	return &http.Client{Transport: &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}, Timeout: 20 * time.Second}
+	c := testbackend.H2CClient()
+	c.Timeout = 20 * time.Second
+	return c
 }
 
 func echo() http.Handler {

@@ -1,8 +1,13 @@
 package testbackend
 
 import (
+	"context"
+	"crypto/tls"
 	"net"
+	"net/http"
 	"testing"
+
+	"golang.org/x/net/http2"
 )
 
 // ServeConns accepts connections on ln until the test ends and runs handle for each
@@ -63,4 +68,16 @@ func TCPPair(t testing.TB) (client, server *net.TCPConn) {
 	}
 	t.Cleanup(func() { c.Close(); s.Close() })
 	return c.(*net.TCPConn), s.(*net.TCPConn)
+}
+
+// H2CClient returns x/net/http2's client speaking h2c with prior knowledge: a real
+// HTTP/2 client for plain-text listeners. No timeout is set; callers add one if needed.
+func H2CClient() *http.Client {
+	return &http.Client{Transport: &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}}
 }
