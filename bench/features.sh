@@ -6,6 +6,7 @@
 #
 #   flock /tmp/gantry-bench.lock bench/features.sh            # 3 rounds x 5 s, all configs
 #   bench/features.sh -r 5 -d 10 --only bare,apikey,full-jwt  # a subset, longer
+#   bench/features.sh --rate 8000 ...  # fixed offered load (bench/openloop) instead of wrk
 #   PPROF=1 bench/features.sh ...                            # + $OUT/work/<config>.cpu.pprof
 #   bench/features.sh --help
 #
@@ -13,10 +14,18 @@
 # the runs interleave (round 1 of every config, then round 2, ...), each round starting
 # at the next config so drift over time does not always hit the same one. CPU is
 # utime+stime of the gantry process (all threads, /proc/PID/stat) over the measured
-# wrk window, divided by the requests wrk completed in it. Before measuring, each
+# window, divided by the requests completed in it. Before measuring, each
 # config must answer 200 with the credential and, when it has auth, 401 without it;
 # wrk's non-2xx responses and socket errors are counted in every row.
 # Results: a markdown table on stdout and in $OUT/features.md, raw rows in $OUT/raw.tsv.
+#
+# By default wrk drives each config as fast as it goes (closed loop, as the shared
+# harness does). On a saturated box that couples the cost per request to throughput:
+# a slower config leaves wrk and the backends idle more often, and every wake-up of
+# theirs is charged to the proxy's sends. --rate R instead offers every config the same
+# R requests per second through bench/openloop (open loop, keep-alive, the credential
+# in each request), so the kernel's share is alike and the difference between configs
+# is the features' own work; pick R below every config's capacity (achieved ≈ asked).
 # Loopback only. Needs: go, nginx, wrk, curl, openssl. Hold the bench lock when the box
 # is shared.
 set -euo pipefail
@@ -28,7 +37,8 @@ Options:
   -r, --rounds N      interleaved rounds (default 3, at least 3 for a table)
   -d, --duration S    measured seconds per run (default 5)
   -w, --warmup S      unmeasured seconds before each run (default 1)
-  -c, --conns N       wrk connections, keep-alive (default 64)
+  -c, --conns N       connections, keep-alive (default 64)
+      --rate R        fixed offered load in requests/s (bench/openloop) instead of wrk
       --only LIST     configs to run, comma-separated (bare is always added)
                       bare admin accesslog apikey jwt-hs256 jwt-rs256 full-apikey full-jwt
       --base-port N   first of the loopback ports used (default 18700)
@@ -36,7 +46,7 @@ Options:
 EOF
 }
 
-rounds=3 dur=5 warm=1 conns=64 base=18700 only="" out=""
+rounds=3 dur=5 warm=1 conns=64 base=18700 only="" out="" rate=""
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	-r | --rounds) rounds=$2; shift 2 ;;
@@ -44,6 +54,7 @@ while [[ $# -gt 0 ]]; do
 	-w | --warmup) warm=$2; shift 2 ;;
 	-c | --conns) conns=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
+	--rate) rate=$2; shift 2 ;;
 	--base-port) base=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
@@ -144,6 +155,10 @@ jwt_rs=$h_rs.$claims.$sig_rs
 # ------------------------------------------------------------------- gantry ----
 bin=$out/gantry
 (cd "$root" && go build -o "$bin" ./cmd/gantry)
+if [[ -n $rate ]]; then
+	[[ $rate =~ ^[1-9][0-9]*$ ]] || { echo "--rate wants a positive integer, got $rate" >&2; exit 64; }
+	(cd "$root" && go build -o "$W/openloop" ./bench/openloop)
+fi
 
 declare -A PORT HEADER AUTHED PID
 i=10
@@ -218,7 +233,11 @@ ticks() { awk '{ n = split($0, p, ") "); split(p[n], f, " "); print f[12] + f[13
 	echo "date: $(date -Is)"
 	echo "host: $(uname -srm), $(nproc) cpus; loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "gantry: $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?') $(cd "$root" && git status --porcelain 2>/dev/null | grep -q . && echo '(dirty)')"
-	echo "params: rounds=$rounds duration=${dur}s warmup=${warm}s conns=$conns wrk threads=1"
+	if [[ -n $rate ]]; then
+		echo "params: rounds=$rounds duration=${dur}s warmup=${warm}s conns=$conns openloop rate=$rate/s"
+	else
+		echo "params: rounds=$rounds duration=${dur}s warmup=${warm}s conns=$conns wrk threads=1"
+	fi
 } | tee "$out/env.txt"
 printf 'round\tconfig\trps\tp99_ms\treqs\tcpu_s\tus_per_req\tnon2xx\tsockerr\n' >"$out/raw.tsv"
 n=${#configs[@]}
@@ -226,6 +245,21 @@ for ((r = 1; r <= rounds; r++)); do
 	for ((k = 0; k < n; k++)); do
 		c=${configs[$(((k + r - 1) % n))]}
 		url=http://$HOST:${PORT[$c]}/
+		if [[ -n $rate ]]; then
+			"$W/openloop" -url "$url" -rate "$rate" -c "$conns" -d "${warm}s" -warmup 0 -H "${HEADER[$c]}" >/dev/null || true
+			t0=$(ticks "${PID[$c]}")
+			"$W/openloop" -url "$url" -rate "$rate" -c "$conns" -d "${dur}s" -warmup 0 -H "${HEADER[$c]}" >"$W/ol.$c.$r.txt" || true
+			t1=$(ticks "${PID[$c]}")
+			# rate= achieved= done= errors= p50= p90= p99= ...: the same raw row as wrk's.
+			tr ' ' '\n' <"$W/ol.$c.$r.txt" | awk -F= -v r="$r" -v c="$c" -v dt=$((t1 - t0)) -v hz="$CLK_TCK" '
+				{ v[$1] = $2 }
+				END {
+					if (!("done" in v)) { print "openloop printed no result for " c " (see its output above)" > "/dev/stderr"; exit 1 }
+					cpu = dt / hz
+					printf "%d\t%s\t%.0f\t%.2f\t%d\t%.2f\t%.2f\t%d\t%d\n", r, c, v["achieved"], v["p99"], v["done"], cpu, (v["done"] ? cpu * 1e6 / v["done"] : 0), v["errors"], 0
+				}' | tee -a "$out/raw.tsv" | awk -F'\t' '{ printf "  r%s %-12s rps=%-7s p99=%-7s ms cpu_us/req=%-7s errors=%s\n", $1, $2, $3, $4, $7, $8 }'
+			continue
+		fi
 		wrk -t 1 -c "$conns" -d "${warm}s" -H "${HEADER[$c]}" "$url" >/dev/null
 		t0=$(ticks "${PID[$c]}")
 		wrk -t 1 -c "$conns" -d "${dur}s" --latency -H "${HEADER[$c]}" "$url" >"$W/wrk.$c.$r.txt"
@@ -262,7 +296,7 @@ done
 summarize() {
 	awk -F'\t' -v order="${configs[*]}" '
 	NR == 1 { next }
-	{ rps[$2] = rps[$2] " " $3; p99[$2] = p99[$2] " " $4; us[$2] = us[$2] " " $7; bad[$2] += $8 + $9 }
+	{ rps[$2] = rps[$2] " " $3; p99[$2] = p99[$2] " " $4; us[$2] = us[$2] " " $7; bad[$2] += $8 + $9; at[$1, $2] = $7; rounds[$1] = 1 }
 	function median(s,   a, n, i, j, t) {
 		n = split(s, a, " ")
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
@@ -270,22 +304,30 @@ summarize() {
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
 	END {
-		print "| config | rps | p99 ms | gantry CPU µs/req [min..max] | µs/req over bare | % over bare | non-2xx + socket errors |"
-		print "|---|---|---|---|---|---|---|"
+		print "| config | rps | p99 ms | gantry CPU µs/req [min..max] | µs/req over bare | % over bare | paired % over bare [min..max] | non-2xx + socket errors |"
+		print "|---|---|---|---|---|---|---|---|"
 		n = split(order, cs, " ")
 		bare = median(us["bare"])
 		for (i = 1; i <= n; i++) {
 			c = cs[i]
 			m = median(us[c]); l = lo; h = hi
 			d = m - bare
-			printf "| %s | %.0f | %.2f | %.1f [%.1f..%.1f] | %s%.1f | %s%.1f%% | %d |\n", c, median(rps[c]), median(p99[c]), m, l, h,
-				(d >= 0 ? "+" : ""), d, (d >= 0 ? "+" : ""), (bare ? 100 * d / bare : 0), bad[c]
+			# Paired: the config in each round against bare in the same round (they ran
+			# minutes apart at most), then the median over rounds; drift of the box
+			# between rounds cancels out.
+			pr = ""
+			for (r in rounds) if (at[r, c] != "" && at[r, "bare"] > 0) pr = pr " " 100 * (at[r, c] / at[r, "bare"] - 1)
+			pm = median(pr); pl = lo; ph = hi
+			printf "| %s | %.0f | %.2f | %.1f [%.1f..%.1f] | %s%.1f | %s%.1f%% | %s%.1f%% [%.1f..%.1f] | %d |\n", c, median(rps[c]), median(p99[c]), m, l, h,
+				(d >= 0 ? "+" : ""), d, (d >= 0 ? "+" : ""), (bare ? 100 * d / bare : 0), (pm >= 0 ? "+" : ""), pm, pl, ph, bad[c]
 		}
 	}' "$out/raw.tsv"
 }
 {
 	echo
-	echo "Medians over $rounds rounds (${dur}s each, $conns connections, GET / -> 6-byte body)."
+	load="wrk, closed loop"
+	[[ -n $rate ]] && load="openloop at $rate req/s"
+	echo "Medians over $rounds rounds (${dur}s each, $conns connections, $load, GET / -> 6-byte body)."
 	echo
 	summarize
 	echo

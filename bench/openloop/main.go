@@ -10,6 +10,7 @@
 // everyone's capacity, how long does a request take through each proxy?
 //
 //	go run ./bench/openloop -url http://127.0.0.1:8080/ -rate 8000 -d 10s
+//	go run ./bench/openloop -url ... -H 'X-Api-Key: k'   # headers on every request
 //	bench/latency.sh                      # nginx vs gantry at several rates, interleaved
 //
 // Output: one line of key=value pairs: the rate asked and achieved, completed requests,
@@ -42,6 +43,8 @@ func main() {
 	conns := flag.Int("c", 64, "keep-alive connections")
 	dur := flag.Duration("d", 10*time.Second, "measured duration")
 	warm := flag.Duration("warmup", 2*time.Second, "unmeasured run before it")
+	var headers headerFlag
+	flag.Var(&headers, "H", "`Name: value` header added to every request (repeatable)")
 	flag.Parse()
 	u, err := url.Parse(*target)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
@@ -53,7 +56,10 @@ func main() {
 	if *rate <= 0 || *conns <= 0 || *dur <= 0 {
 		log.Fatal("-rate, -c and -d must be positive")
 	}
-	req := []byte("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: openloop\r\n\r\n")
+	req, err := buildRequest(u, headers)
+	if err != nil {
+		log.Fatal(err)
+	}
 	if *warm > 0 {
 		run(u.Host, req, *rate, *conns, *warm)
 	}
@@ -62,6 +68,26 @@ func main() {
 	if r.errors > 0 {
 		os.Exit(1)
 	}
+}
+
+// headerFlag collects repeated -H values.
+type headerFlag []string
+
+func (h *headerFlag) String() string     { return strings.Join(*h, ", ") }
+func (h *headerFlag) Set(v string) error { *h = append(*h, v); return nil }
+
+// buildRequest is the GET every connection sends: the URL's target and host, then
+// each header given as "Name: value" (a token name, a value without CR or LF).
+func buildRequest(u *url.URL, headers []string) ([]byte, error) {
+	b := []byte("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: openloop\r\n")
+	for _, h := range headers {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || k == "" || strings.ContainsAny(k, " \t\r\n:") || strings.ContainsAny(v, "\r\n") {
+			return nil, fmt.Errorf("-H %q: want \"Name: value\"", h)
+		}
+		b = append(b, k+": "+strings.TrimSpace(v)+"\r\n"...)
+	}
+	return append(b, "\r\n"...), nil
 }
 
 type result struct {

@@ -26,6 +26,11 @@ func TestRunAgainstRealServer(t *testing.T) {
 		case "/missing":
 			http.NotFound(w, r)
 			return
+		case "/key":
+			if r.Header.Get("X-Api-Key") != "k1" || r.Header.Get("X-Other") != "a b" {
+				http.Error(w, "no key", http.StatusUnauthorized)
+				return
+			}
 		}
 		fmt.Fprint(w, "hello\n")
 	}))
@@ -67,5 +72,24 @@ func TestRunAgainstRealServer(t *testing.T) {
 	}
 	if !strings.Contains(r.String(), "errors=") {
 		t.Fatal("result line lacks errors")
+	}
+
+	// -H headers reach the server on every request; without them it refuses.
+	keyURL, _ := url.Parse(srv.URL + "/key")
+	withKey, err := buildRequest(keyURL, []string{"X-Api-Key: k1", "X-Other:  a b "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r = run(u.Host, withKey, 50, 1, 200*time.Millisecond); r.errors != 0 || r.done == 0 {
+		t.Fatalf("with -H: done=%d errors=%d, want all answered 200", r.done, r.errors)
+	}
+	bare, _ := buildRequest(keyURL, nil)
+	if r = run(u.Host, bare, 50, 1, 200*time.Millisecond); r.errors == 0 || r.done != 0 {
+		t.Fatalf("without -H: done=%d errors=%d, want every request refused", r.done, r.errors)
+	}
+	for _, bad := range []string{"NoColon", ": v", "Bad Name: v", "X: a\r\nInjected: 1"} {
+		if _, err := buildRequest(keyURL, []string{bad}); err == nil {
+			t.Errorf("-H %q accepted, want an error", bad)
+		}
 	}
 }
