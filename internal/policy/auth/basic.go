@@ -22,7 +22,7 @@ type basicAuth struct {
 	users map[string]basicUser
 	salt  [16]byte
 	// verified holds salted SHA-256 digests of (user, password) pairs that verified.
-	verified *digestCache[struct{}]
+	verified *boundedCache[digest, struct{}]
 	// decoy is a configured user's hash, verified for unknown users.
 	decoy basicUser
 }

@@ -35,10 +35,13 @@
 // limiter wait and the per-key algorithm pinning must be ours.
 //
 // Verified JWTs are cached per Policy (so per route and per reload: each route's
-// issuer, audience and algorithm requirements are its own) by SHA-256 of the whole
-// token, because parsing and decoding the claims costs more than proxying the request
-// (issue 6). An entry holds the consumer and the rendered forward_claims headers and is
-// used only while exp, nbf and iat (with the clock skew, as the verifier applies them)
+// issuer, audience and algorithm requirements are its own), because parsing and
+// decoding the claims costs more than proxying the request (issue 6). The key is a
+// seeded 64-bit hash (hash/maphash) of the whole token, cheaper per hit than a
+// SHA-256; each entry keeps its own copy of the token and answers only a token equal
+// to it, so a key collision costs a full verification, never a wrong consumer. An
+// entry holds the consumer and the rendered forward_claims headers and is used only
+// while exp, nbf and iat (with the clock skew, as the verifier applies them)
 // allow, for at most five minutes, and only while the key generation it was verified
 // under is current: a JWKS fetch that installs different keys bumps the generation, so
 // a token whose key was rotated out is verified again (and refused) on its next use.

@@ -123,6 +123,30 @@ func BenchmarkJWT(b *testing.B) {
 	}
 }
 
+// BenchmarkJWTCacheHit measures authenticate alone on a cache hit (key, lookup,
+// token comparison), without Apply's header writes; it must not allocate.
+func BenchmarkJWTCacheHit(b *testing.B) {
+	k := getKeys(b)
+	p, err := New(&config.Auth{JWT: &config.JWTAuth{
+		Keys: []config.JWTKey{{Secret: string(k.secret)}}, ClockSkew: config.Duration(30 * time.Second), ConsumerClaim: "sub",
+		Issuer: "https://idp.test", Audiences: []string{"gantry-api"},
+	}}, nil, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	authz := "Bearer " + sign(b, jwt.SigningMethodHS256, k.secret, "", with(claimsValid("alice"), "email", "alice@example.com"))
+	if _, why := p.jwt.authenticate(authz, p.log); why != ReasonNone {
+		b.Fatal(why)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, why := p.jwt.authenticate(authz, p.log); why != ReasonNone {
+			b.Fatal(why)
+		}
+	}
+}
+
 func BenchmarkBasicCached(b *testing.B) {
 	p, err := New(&config.Auth{Basic: &config.BasicAuth{}}, map[string]*config.Consumer{
 		"alice": {Name: "alice", Basic: &config.BasicCredential{Username: "alice", PasswordHash: argon2idHash("pw")}},

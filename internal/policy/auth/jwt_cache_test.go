@@ -282,7 +282,7 @@ func TestJWTCacheEviction(t *testing.T) {
 	clock := newFakeClock()
 	p := mustNew(t, hsConfig(t, "gantry-api"), nil, Options{Now: clock.Now})
 	const bound = 32
-	p.jwt.verified = newDigestCache[*jwtVerified](bound, 0)
+	p.jwt.verified = newJWTCache(bound, 0)
 	toks := make([]string, 200)
 	for i := range toks {
 		toks[i] = sign(t, jwt.SigningMethodHS256, k.secret, "", claimsAt(clock.Now(), fmt.Sprintf("user%d", i)))
@@ -361,5 +361,101 @@ func TestJWTCacheConcurrent(t *testing.T) {
 	// The last refresh removed key b: its token must be refused, cached or not.
 	if got := applyReason(t, p, rotating); got != ReasonUnknownKey {
 		t.Fatalf("token of the removed key after the last refresh: reason = %v, want unknown_key", got)
+	}
+}
+
+// TestJWTCacheKeyCollision forces a collision of the 64-bit cache key: token A's
+// verified entry is stored under token B's key as well, as if both hashed alike. B
+// must then be verified in full (refused for its own reason, or accepted as its own
+// consumer), never answered with A's entry; a refused B leaves the entry in place.
+func TestJWTCacheKeyCollision(t *testing.T) {
+	t.Parallel()
+	k := getKeys(t)
+	tests := []struct {
+		name     string
+		other    func(t *testing.T, a string, now time.Time) string
+		want     Reason
+		consumer string // B's consumer when want is ReasonNone
+	}{
+		{
+			name: "signature altered, same length",
+			other: func(_ *testing.T, a string, _ time.Time) string {
+				return a[:len(a)-2] + flip(a[len(a)-2]) + a[len(a)-1:]
+			},
+			want: ReasonSignature,
+		},
+		{
+			name:  "A as a prefix of B",
+			other: func(_ *testing.T, a string, _ time.Time) string { return a + "AAAA" },
+			want:  ReasonSignature,
+		},
+		{
+			name:  "B as a prefix of A",
+			other: func(_ *testing.T, a string, _ time.Time) string { return a[:len(a)-4] },
+			want:  ReasonSignature,
+		},
+		{
+			name: "A's claims under another algorithm",
+			other: func(t *testing.T, _ string, now time.Time) string {
+				return sign(t, jwt.SigningMethodRS256, k.rsa, "", claimsAt(now, "alice"))
+			},
+			want: ReasonAlgorithm,
+		},
+		{
+			name: "another valid token",
+			other: func(t *testing.T, _ string, now time.Time) string {
+				return sign(t, jwt.SigningMethodHS256, k.secret, "", claimsAt(now, "bob"))
+			},
+			want:     ReasonNone,
+			consumer: "bob",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock()
+			p := mustNew(t, hsConfig(t, "gantry-api"), nil, Options{Now: clock.Now})
+			a := sign(t, jwt.SigningMethodHS256, k.secret, "", claimsAt(clock.Now(), "alice"))
+			b := tc.other(t, a, clock.Now())
+			if got := applyReason(t, p, a); got != ReasonNone {
+				t.Fatalf("Apply(A) reason = %v, want none", got)
+			}
+			keyA, keyB := p.jwt.tokenKey(a), p.jwt.tokenKey(b)
+			entryA, ok := p.jwt.verified.get(keyA)
+			if !ok {
+				t.Fatal("A not cached after its verification")
+			}
+			p.jwt.verified.put(keyB, entryA, len(a)) // the collision
+
+			if v, ok := p.jwt.lookup(keyB, b, p.jwt.gen.Load(), clock.Now()); ok {
+				t.Fatalf("lookup(B's key, B) = consumer %q, true, want a miss", v.consumer.Name)
+			}
+			r := newRequest("Authorization", "Bearer "+b)
+			ans := p.Apply(r)
+			got := ReasonNone
+			if ans != nil {
+				got = reasonOf(t, ans)
+			}
+			if got != tc.want {
+				t.Fatalf("Apply(B) reason = %v, want %v", got, tc.want)
+			}
+			after, _ := p.jwt.verified.get(keyB)
+			if tc.want == ReasonNone {
+				if r.Consumer == entryA.consumer || r.Consumer.Name != tc.consumer {
+					t.Fatalf("Apply(B) consumer = %q (A's entry: %v), want %q", r.Consumer.Name, r.Consumer == entryA.consumer, tc.consumer)
+				}
+				// B's verification replaced A's entry under the shared key.
+				if after == entryA || after.token != b {
+					t.Fatalf("entry under B's key after verifying B: A's = %v, token B = %v, want false, true", after == entryA, after.token == b)
+				}
+			} else if after != entryA {
+				t.Fatal("entry under B's key replaced by a refused token, want A's kept (failures are never cached)")
+			}
+			// A is still answered from its own key, even with the parser refusing all.
+			refuseAll(p)
+			if got := applyReason(t, p, a); got != ReasonNone {
+				t.Fatalf("Apply(A) after the collision reason = %v, want none (hit)", got)
+			}
+		})
 	}
 }

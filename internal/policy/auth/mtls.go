@@ -21,7 +21,7 @@ type mtlsAuth struct {
 	now    func() time.Time
 	// verified caches chain verification per leaf (by SHA-256 of its DER) until the
 	// leaf expires, so a keep-alive client does not pay x509 verification per request.
-	verified *digestCache[mtlsEntry]
+	verified *boundedCache[digest, mtlsEntry]
 }
 
 type mtlsEntry struct {
