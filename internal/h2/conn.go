@@ -68,11 +68,14 @@ type conn struct {
 	wdl         time.Time // when the write deadline was last pushed
 	closed      bool
 	goAway      bool
-	sendWindow  int64 // connection send window
-	peerInit    int64 // peer's SETTINGS_INITIAL_WINDOW_SIZE
-	peerFrame   int   // peer's SETTINGS_MAX_FRAME_SIZE
-	recvWindow  int64 // credit the peer has on the connection
-	recvPending int64 // consumed body bytes not yet returned by WINDOW_UPDATE
+	// lingerWanted: the connection is done but was being written when it finished;
+	// the writer lingers once its buffer is empty (closeIfDoneLocked).
+	lingerWanted bool
+	sendWindow   int64 // connection send window
+	peerInit     int64 // peer's SETTINGS_INITIAL_WINDOW_SIZE
+	peerFrame    int   // peer's SETTINGS_MAX_FRAME_SIZE
+	recvWindow   int64 // credit the peer has on the connection
+	recvPending  int64 // consumed body bytes not yet returned by WINDOW_UPDATE
 }
 
 // connWriter is the write Framer's destination: the connection's write buffer. It is
@@ -201,7 +204,14 @@ func (c *conn) serve() {
 				return
 			}
 			c.sawSettings = true
-			_ = c.nc.SetReadDeadline(time.Time{})
+			// The preface's deadline ends here, unless a GOAWAY came first (Shutdown
+			// before the client's SETTINGS arrived): its linger deadline must stay, or
+			// the connection would outlive the Shutdown that is waiting for it.
+			c.mu.Lock()
+			if !c.goAway {
+				_ = c.nc.SetReadDeadline(time.Time{})
+			}
+			c.mu.Unlock()
 		}
 		if err := c.processFrame(f); err != nil {
 			var ce http2.ConnectionError
@@ -543,6 +553,13 @@ func (c *conn) removeLocked(st *stream) {
 func (c *conn) closeIfDoneLocked() {
 	if c.goAway && !c.closed && len(c.streams) == 0 && c.handlers == 0 {
 		c.flushLocked()
+		if c.writing {
+			// Another goroutine is writing with the lock released (flushLocked returned
+			// at once): half-closing now would fail its write and lose the last
+			// responses. It lingers when its loop has written everything.
+			c.lingerWanted = true
+			return
+		}
 		c.lingerLocked()
 	}
 }
@@ -597,6 +614,10 @@ func (c *conn) flushLocked() {
 	}
 	c.writing = false
 	c.cond.Broadcast()
+	if c.lingerWanted && !c.closed {
+		c.lingerWanted = false
+		c.lingerLocked()
+	}
 }
 
 // closeLocked ends the connection at once: every stream is reset, the socket closed.

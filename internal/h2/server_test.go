@@ -3,6 +3,7 @@ package h2
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -366,4 +367,61 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("first frame after Shutdown = %v, %v, want GOAWAY NO_ERROR", f, err)
 	}
 	c1.Close()
+}
+
+// noHalfClose is a connection that cannot half-close and says so, like a wrapper
+// over a socket without CloseWrite: a lingering close then ends only at its deadline.
+type noHalfClose struct{ net.Conn }
+
+func (noHalfClose) CloseWrite() error { return errors.ErrUnsupported }
+
+// TestShutdownBeforeClientSettings: a connection whose client sends its SETTINGS only
+// after Shutdown's GOAWAY still closes when its linger deadline passes, so Shutdown
+// returns then rather than at its own deadline (the SETTINGS used to clear the
+// linger's read deadline; the gateway's engine listener hit it under load).
+func TestShutdownBeforeClientSettings(t *testing.T) {
+	s := NewServer(Options{Handler: echo()})
+	ln := testbackend.Listen(t)
+	testbackend.ServeConns(t, ln, func(c net.Conn) { s.ServeConn(noHalfClose{c}) })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	if f, err := fr.ReadFrame(); err != nil {
+		t.Fatalf("first frame: %v", err)
+	} else if _, ok := f.(*http2.SettingsFrame); !ok {
+		t.Fatalf("first frame = %v, want SETTINGS", f)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("read before GOAWAY: %v", err)
+		}
+		if _, ok := f.(*http2.GoAwayFrame); ok {
+			break
+		}
+	}
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-shut:
+		if err != nil {
+			t.Errorf("Shutdown() = %v, want nil", err)
+		}
+	case <-time.After(lingerTime + 3*time.Second):
+		t.Fatalf("Shutdown() still waiting %v after GOAWAY; the connection outlived its linger", lingerTime+3*time.Second)
+	}
 }
