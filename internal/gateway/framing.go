@@ -427,8 +427,14 @@ func (c *rawConn) Read(p []byte) (int, error) {
 
 // CloseWrite half-closes the connection when the wrapped one can (upgraded
 // connections relay a half-close).
-func (c *rawConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+func (c *rawConn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// closeWrite half-closes c when it can, else reports errors.ErrUnsupported so the
+// caller knows the peer will not see EOF. Every wrapper of an accepted connection
+// passes CloseWrite through this way: a wrapper that dropped it made HTTP/2's and the
+// engine's lingering closes wait for their deadlines instead of ending at once.
+func closeWrite(c net.Conn) error {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
 	return errors.ErrUnsupported

@@ -403,12 +403,7 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 }
 
 // CloseWrite half-closes when the wrapped conn can (lingering closes need it).
-func (c *prefixConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
-}
+func (c *prefixConn) CloseWrite() error { return closeWrite(c.Conn) }
 
 // NetConn returns the wrapped connection.
 func (c *prefixConn) NetConn() net.Conn { return c.Conn }
@@ -531,3 +526,6 @@ func (c *countConn) Close() error {
 // SyscallConn passes the socket through: the wrapper buffers nothing, so the HTTP/1.1
 // engine may park the connection on its descriptor while it idles (internal/h1).
 func (c *countConn) SyscallConn() (syscall.RawConn, error) { return rawConnOf(c.Conn) }
+
+// CloseWrite passes the half-close through (see closeWrite).
+func (c *countConn) CloseWrite() error { return closeWrite(c.Conn) }

@@ -168,6 +168,9 @@ func (c *limitConn) Close() error {
 // engine may park the connection on its descriptor while it idles (internal/h1).
 func (c *limitConn) SyscallConn() (syscall.RawConn, error) { return rawConnOf(c.Conn) }
 
+// CloseWrite passes the half-close through (see closeWrite).
+func (c *limitConn) CloseWrite() error { return closeWrite(c.Conn) }
+
 var errNoRawConn = errors.New("connection has no descriptor")
 
 // rawConnOf is SyscallConn for wrappers that add nothing to reads.

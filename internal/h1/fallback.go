@@ -1,6 +1,9 @@
 package h1
 
-import "net"
+import (
+	"errors"
+	"net"
+)
 
 // replayConn is what Options.Fallback receives: the client connection with the bytes
 // the engine already read put back in front, so net/http parses the request (or the
@@ -26,7 +29,7 @@ func (r *replayConn) CloseWrite() error {
 	if cw, ok := r.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
-	return nil
+	return errors.ErrUnsupported // the peer will not see EOF: callers must not count on it
 }
 
 // NetConn returns the wrapped connection (the name crypto/tls uses for the same idea).

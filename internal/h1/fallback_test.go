@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gantrygw/gantry/internal/balancer"
+	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
 // connListener hands conns given to Fallback to a net/http server, as the gateway's
@@ -107,4 +109,24 @@ func TestFallback(t *testing.T) {
 			t.Fatalf("second = %q, want net/http's answer", body)
 		}
 	})
+}
+
+// TestReplayConnCloseWrite: the conn Fallback receives half-closes the socket beneath
+// it (the peer reads the replayed side's EOF) and, over a conn that cannot, says
+// errors.ErrUnsupported rather than pretending it did.
+func TestReplayConnCloseWrite(t *testing.T) {
+	client, server := testbackend.TCPPair(t)
+	if err := (&replayConn{Conn: server}).CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite() = %v, want nil", err)
+	}
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := client.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("peer Read() = %d, %v, want 0, EOF", n, err)
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if err := (&replayConn{Conn: a}).CloseWrite(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("CloseWrite() over net.Pipe = %v, want errors.ErrUnsupported", err)
+	}
 }
