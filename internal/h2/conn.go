@@ -649,6 +649,12 @@ func (c *conn) connError(code http2.ErrCode) {
 		c.goAway = true
 		_ = c.wfr.WriteGoAway(c.maxStreamID, code, nil)
 		c.flushLocked()
+		// A handler's goroutine may be writing with the lock released (flushLocked
+		// then returns at once): its loop writes the GOAWAY too. Wait for that before
+		// the half-close below, or the GOAWAY would fail with the write it joins.
+		for c.writing && !c.closed {
+			c.cond.Wait()
+		}
 	}
 	closed := c.closed
 	c.mu.Unlock()
