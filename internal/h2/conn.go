@@ -71,11 +71,15 @@ type conn struct {
 	// lingerWanted: the connection is done but was being written when it finished;
 	// the writer lingers once its buffer is empty (closeIfDoneLocked).
 	lingerWanted bool
-	sendWindow   int64 // connection send window
-	peerInit     int64 // peer's SETTINGS_INITIAL_WINDOW_SIZE
-	peerFrame    int   // peer's SETTINGS_MAX_FRAME_SIZE
-	recvWindow   int64 // credit the peer has on the connection
-	recvPending  int64 // consumed body bytes not yet returned by WINDOW_UPDATE
+	// lingering: the write side is shut (lingerLocked); output is dropped.
+	lingering bool
+	// prefaceSent: the server\'s SETTINGS went out (prefaceLocked).
+	prefaceSent bool
+	sendWindow  int64 // connection send window
+	peerInit    int64 // peer's SETTINGS_INITIAL_WINDOW_SIZE
+	peerFrame   int   // peer's SETTINGS_MAX_FRAME_SIZE
+	recvWindow  int64 // credit the peer has on the connection
+	recvPending int64 // consumed body bytes not yet returned by WINDOW_UPDATE
 }
 
 // connWriter is the write Framer's destination: the connection's write buffer. It is
@@ -146,9 +150,32 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return c
 }
 
+// prefaceLocked queues the server's connection preface (its SETTINGS, then the
+// connection window) unless it already went out. RFC 9113 section 3.4 wants it
+// before any other frame, including a GOAWAY that Shutdown sends while the client's
+// preface is still being read: a client receiving GOAWAY first fails the connection
+// with PROTOCOL_ERROR instead of retrying its requests elsewhere.
+func (c *conn) prefaceLocked() {
+	if c.prefaceSent {
+		return
+	}
+	c.prefaceSent = true
+	o := &c.s.o
+	_ = c.wfr.WriteSettings(
+		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: o.MaxConcurrentStreams},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: uint32(o.StreamWindow)},
+		http2.Setting{ID: http2.SettingMaxFrameSize, Val: o.MaxReadFrameSize},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: o.MaxHeaderListSize},
+	)
+	if d := o.ConnWindow - 65535; d > 0 {
+		_ = c.wfr.WriteWindowUpdate(0, uint32(d))
+	}
+}
+
 // refuse ends a connection handed over during shutdown.
 func (c *conn) refuse() {
 	c.mu.Lock()
+	c.prefaceLocked()
 	_ = c.wfr.WriteGoAway(0, http2.ErrCodeNo, nil)
 	c.flushLocked()
 	c.mu.Unlock()
@@ -167,15 +194,7 @@ func (c *conn) serve() {
 		return
 	}
 	c.mu.Lock()
-	_ = c.wfr.WriteSettings(
-		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: o.MaxConcurrentStreams},
-		http2.Setting{ID: http2.SettingInitialWindowSize, Val: uint32(o.StreamWindow)},
-		http2.Setting{ID: http2.SettingMaxFrameSize, Val: o.MaxReadFrameSize},
-		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: o.MaxHeaderListSize},
-	)
-	if d := o.ConnWindow - 65535; d > 0 {
-		_ = c.wfr.WriteWindowUpdate(0, uint32(d))
-	}
+	c.prefaceLocked()
 	c.flushLocked()
 	c.mu.Unlock()
 
@@ -567,6 +586,11 @@ func (c *conn) closeIfDoneLocked() {
 // lingerLocked half-closes the connection and lets the read loop drain the peer's
 // input for a short while before it closes.
 func (c *conn) lingerLocked() {
+	// Nothing is written from here on: the peer has all it will get, and a write
+	// after the half-close would fail and close the socket at once, with the peer's
+	// unread frames (WINDOW_UPDATEs for what we sent) still queued, so the kernel
+	// would answer with a reset that can discard responses the peer has not read.
+	c.lingering = true
 	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 		_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
@@ -579,6 +603,11 @@ func (c *conn) lingerLocked() {
 // writes what was appended meanwhile too). The lock is released during the write, so
 // other streams keep appending: their frames share the next write.
 func (c *conn) flushLocked() {
+	if c.lingering {
+		c.wbuf = c.wbuf[:0] // see lingerLocked
+		c.cond.Broadcast()
+		return
+	}
 	if c.writing {
 		return
 	}
@@ -647,6 +676,7 @@ func (c *conn) connError(code http2.ErrCode) {
 	c.mu.Lock()
 	if !c.closed {
 		c.goAway = true
+		c.prefaceLocked()
 		_ = c.wfr.WriteGoAway(c.maxStreamID, code, nil)
 		c.flushLocked()
 		// A handler's goroutine may be writing with the lock released (flushLocked
@@ -655,6 +685,7 @@ func (c *conn) connError(code http2.ErrCode) {
 		for c.writing && !c.closed {
 			c.cond.Wait()
 		}
+		c.lingering = true // handlers still running write nothing more (see lingerLocked)
 	}
 	closed := c.closed
 	c.mu.Unlock()
@@ -679,6 +710,7 @@ func (c *conn) goAwayGraceful() {
 		return
 	}
 	c.goAway = true
+	c.prefaceLocked()
 	_ = c.wfr.WriteGoAway(c.maxStreamID, http2.ErrCodeNo, nil)
 	c.flushLocked()
 	c.closeIfDoneLocked()

@@ -357,16 +357,87 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown() = %v, want nil", err)
 	}
-	// A connection handed over after Shutdown is refused with GOAWAY.
+	// A connection handed over after Shutdown is refused: the server's SETTINGS (its
+	// preface must come first, RFC 9113 section 3.4), then GOAWAY.
 	c1, c2 := net.Pipe()
 	go s.ServeConn(c2)
 	fr := http2.NewFramer(nil, c1)
 	c1.SetReadDeadline(time.Now().Add(5 * time.Second))
-	f, err := fr.ReadFrame()
-	if ga, ok := f.(*http2.GoAwayFrame); err != nil || !ok || ga.ErrCode != http2.ErrCodeNo {
-		t.Errorf("first frame after Shutdown = %v, %v, want GOAWAY NO_ERROR", f, err)
+	if f, err := fr.ReadFrame(); err != nil {
+		t.Errorf("first frame after Shutdown: %v", err)
+	} else if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
+		t.Errorf("first frame after Shutdown = %v, want SETTINGS", f)
+	}
+	if ga := readUntilGoAway(t, fr); ga != nil && ga.ErrCode != http2.ErrCodeNo {
+		t.Errorf("GOAWAY code after Shutdown = %v, want NO_ERROR", ga.ErrCode)
 	}
 	c1.Close()
+}
+
+// readUntilGoAway reads frames until a GOAWAY and returns it (nil, after an error
+// reported on t, if the connection ends first).
+func readUntilGoAway(t *testing.T, fr *http2.Framer) *http2.GoAwayFrame {
+	t.Helper()
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Errorf("read before GOAWAY: %v", err)
+			return nil
+		}
+		if ga, ok := f.(*http2.GoAwayFrame); ok {
+			return ga
+		}
+	}
+}
+
+// TestShutdownBeforeClientPreface: Shutdown reaching a connection whose client
+// preface has not arrived yet still sends the server's SETTINGS before its GOAWAY; a
+// client that got GOAWAY first would fail with PROTOCOL_ERROR (seen in the gateway's
+// reload-under-load test) instead of retrying elsewhere.
+func TestShutdownBeforeClientPreface(t *testing.T) {
+	s := NewServer(Options{Handler: echo()})
+	ln := testbackend.Listen(t)
+	testbackend.ServeConns(t, ln, s.ServeConn)
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("connection not registered by the server within 5s")
+		}
+		time.Sleep(time.Millisecond) // the server's registry has no signal to wait on
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	fr := http2.NewFramer(c, c)
+	if f, err := fr.ReadFrame(); err != nil {
+		t.Fatalf("first frame: %v", err)
+	} else if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
+		t.Fatalf("first frame = %v, want the server's SETTINGS before anything else", f)
+	}
+	if ga := readUntilGoAway(t, fr); ga != nil && (ga.ErrCode != http2.ErrCodeNo || ga.LastStreamID != 0) {
+		t.Errorf("GOAWAY = last %d, %v; want last 0, NO_ERROR", ga.LastStreamID, ga.ErrCode)
+	}
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown() = %v, want nil", err)
+	}
 }
 
 // noHalfClose is a connection that cannot half-close and says so, like a wrapper

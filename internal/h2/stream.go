@@ -84,6 +84,10 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		c.pendingOut = true
 		return c.abuse()
 	}
+	// The handler is counted before the lock is let go: maxStreamID already names this
+	// stream, so a GOAWAY sent meanwhile promises to answer it, and the connection
+	// must not count as done (closeIfDoneLocked) until it has been.
+	c.handlers++
 	c.mu.Unlock()
 
 	st := &stream{c: c, id: id, declLen: -1, handler: c.s.o.Handler}
@@ -96,7 +100,9 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	code = c.newRequest(st, f)
 	if code != 0 {
 		c.mu.Lock()
+		c.handlers--
 		c.rstLocked(id, code)
+		c.closeIfDoneLocked()
 		c.mu.Unlock()
 		c.pendingOut = true
 		return nil
@@ -109,7 +115,6 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		st.rerr = io.EOF
 	}
 	c.streams[id] = st
-	c.handlers++
 	c.started++
 	c.mu.Unlock()
 	c.s.workers.run(st)
