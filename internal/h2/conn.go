@@ -68,12 +68,9 @@ type conn struct {
 	wdl         time.Time // when the write deadline was last pushed
 	closed      bool
 	goAway      bool
-	// lingerWanted: the connection is done but was being written when it finished;
-	// the writer lingers once its buffer is empty (closeIfDoneLocked).
-	lingerWanted bool
 	// lingering: the write side is shut (lingerLocked); output is dropped.
 	lingering bool
-	// prefaceSent: the server\'s SETTINGS went out (prefaceLocked).
+	// prefaceSent: the server's SETTINGS went out (prefaceLocked).
 	prefaceSent bool
 	sendWindow  int64 // connection send window
 	peerInit    int64 // peer's SETTINGS_INITIAL_WINDOW_SIZE
@@ -568,18 +565,17 @@ func (c *conn) removeLocked(st *stream) {
 	c.closeIfDoneLocked()
 }
 
-// closeIfDoneLocked ends a connection that sent GOAWAY once its last stream finished.
+// doneLocked reports a connection that sent GOAWAY, has no stream or handler left,
+// and has not begun to linger.
+func (c *conn) doneLocked() bool {
+	return c.goAway && !c.closed && !c.lingering && len(c.streams) == 0 && c.handlers == 0
+}
+
+// closeIfDoneLocked ends a connection that sent GOAWAY once its last stream finished:
+// flushLocked writes what is queued and then lingers (see there).
 func (c *conn) closeIfDoneLocked() {
-	if c.goAway && !c.closed && len(c.streams) == 0 && c.handlers == 0 {
+	if c.doneLocked() {
 		c.flushLocked()
-		if c.writing {
-			// Another goroutine is writing with the lock released (flushLocked returned
-			// at once): half-closing now would fail its write and lose the last
-			// responses. It lingers when its loop has written everything.
-			c.lingerWanted = true
-			return
-		}
-		c.lingerLocked()
 	}
 }
 
@@ -643,8 +639,11 @@ func (c *conn) flushLocked() {
 	}
 	c.writing = false
 	c.cond.Broadcast()
-	if c.lingerWanted && !c.closed {
-		c.lingerWanted = false
+	// A connection that is done half-closes here, after its last bytes went out. When
+	// another goroutine's write is in progress this call returns at once above and
+	// that writer lingers instead: half-closing under its write would fail it and
+	// lose the last responses.
+	if c.doneLocked() {
 		c.lingerLocked()
 	}
 }
