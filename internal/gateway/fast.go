@@ -186,7 +186,6 @@ func forwardTo(d *h1.Decision, rte *route, h balancer.KeySource, rawQuery, path 
 	}
 }
 
-// Done implements h1.Handler: one metrics update and one access-log line.
 // recordExchange copies what the engine learned about one exchange into rec (bytes,
 // upstream time, retries, the target) and, when up is set, counts the try in the
 // target's metrics with status. Status and reason are the caller's: only it knows
@@ -206,6 +205,7 @@ func recordExchange(rec *observe.Record, r *h1.Result, up *upstream, status int)
 	}
 }
 
+// Done implements h1.Handler: one metrics update and one access-log line.
 func (h *fastHandler) Done(req *h1.Request, d *h1.Decision, r *h1.Result) {
 	st, _ := d.User.(*fastState)
 	if st == nil {
