@@ -337,12 +337,7 @@ func TestGracefulShutdown(t *testing.T) {
 		res <- result{string(b), err}
 	}()
 	<-started
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		shut <- s.Shutdown(ctx)
-	}()
+	shut := shutdownAsync(s, 10*time.Second)
 	// The connection stays up for the stream in flight; Shutdown waits for it.
 	select {
 	case err := <-shut:
@@ -363,31 +358,51 @@ func TestGracefulShutdown(t *testing.T) {
 	go s.ServeConn(c2)
 	fr := http2.NewFramer(nil, c1)
 	c1.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if f, err := fr.ReadFrame(); err != nil {
-		t.Errorf("first frame after Shutdown: %v", err)
-	} else if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
-		t.Errorf("first frame after Shutdown = %v, want SETTINGS", f)
-	}
-	if ga := readUntilGoAway(t, fr); ga != nil && ga.ErrCode != http2.ErrCodeNo {
+	requireSettingsFirst(t, fr)
+	if ga := readUntilGoAway(t, fr); ga.ErrCode != http2.ErrCodeNo {
 		t.Errorf("GOAWAY code after Shutdown = %v, want NO_ERROR", ga.ErrCode)
 	}
 	c1.Close()
 }
 
-// readUntilGoAway reads frames until a GOAWAY and returns it (nil, after an error
-// reported on t, if the connection ends first).
+// readUntilGoAway reads frames until a GOAWAY and returns it; the connection ending
+// first fails the test.
 func readUntilGoAway(t *testing.T, fr *http2.Framer) *http2.GoAwayFrame {
 	t.Helper()
 	for {
 		f, err := fr.ReadFrame()
 		if err != nil {
-			t.Errorf("read before GOAWAY: %v", err)
-			return nil
+			t.Fatalf("read before GOAWAY: %v", err)
 		}
 		if ga, ok := f.(*http2.GoAwayFrame); ok {
 			return ga
 		}
 	}
+}
+
+// requireSettingsFirst fails the test unless the server's first frame is its SETTINGS
+// (not an ACK): RFC 9113 section 3.4 puts the server preface before anything else.
+func requireSettingsFirst(t *testing.T, fr *http2.Framer) {
+	t.Helper()
+	f, err := fr.ReadFrame()
+	if err != nil {
+		t.Fatalf("first frame: %v", err)
+	}
+	if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
+		t.Fatalf("first frame = %v, want the server's SETTINGS before anything else", f)
+	}
+}
+
+// shutdownAsync runs s.Shutdown with a timeout of d on its own goroutine; the channel
+// gets its result.
+func shutdownAsync(s *Server, d time.Duration) <-chan error {
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	return shut
 }
 
 // TestShutdownBeforeClientPreface: Shutdown reaching a connection whose client
@@ -417,19 +432,10 @@ func TestShutdownBeforeClientPreface(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond) // the server's registry has no signal to wait on
 	}
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-		defer cancel()
-		shut <- s.Shutdown(ctx)
-	}()
+	shut := shutdownAsync(s, 8*time.Second)
 	fr := http2.NewFramer(c, c)
-	if f, err := fr.ReadFrame(); err != nil {
-		t.Fatalf("first frame: %v", err)
-	} else if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
-		t.Fatalf("first frame = %v, want the server's SETTINGS before anything else", f)
-	}
-	if ga := readUntilGoAway(t, fr); ga != nil && (ga.ErrCode != http2.ErrCodeNo || ga.LastStreamID != 0) {
+	requireSettingsFirst(t, fr)
+	if ga := readUntilGoAway(t, fr); ga.ErrCode != http2.ErrCodeNo || ga.LastStreamID != 0 {
 		t.Errorf("GOAWAY = last %d, %v; want last 0, NO_ERROR", ga.LastStreamID, ga.ErrCode)
 	}
 	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
@@ -464,26 +470,9 @@ func TestShutdownBeforeClientSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	fr := http2.NewFramer(c, c)
-	if f, err := fr.ReadFrame(); err != nil {
-		t.Fatalf("first frame: %v", err)
-	} else if _, ok := f.(*http2.SettingsFrame); !ok {
-		t.Fatalf("first frame = %v, want SETTINGS", f)
-	}
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-		defer cancel()
-		shut <- s.Shutdown(ctx)
-	}()
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			t.Fatalf("read before GOAWAY: %v", err)
-		}
-		if _, ok := f.(*http2.GoAwayFrame); ok {
-			break
-		}
-	}
+	requireSettingsFirst(t, fr)
+	shut := shutdownAsync(s, 8*time.Second)
+	readUntilGoAway(t, fr)
 	if err := fr.WriteSettings(); err != nil {
 		t.Fatal(err)
 	}
