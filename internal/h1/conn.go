@@ -50,6 +50,9 @@ type conn struct {
 	resumed bool
 	// parked: park handed the connection to the poller; this goroutine lets go of it.
 	parked bool
+	// looped: the readiness loop owns the connection (loop_linux.go); lp is its state there.
+	looped bool
+	lp     loopState
 	// small is the read buffer of an idle keep-alive connection (see idleReadBuf).
 	small   [256]byte
 	onSmall bool
@@ -68,7 +71,7 @@ func (c *conn) attach(cl *session) {
 	s, nc := cl.s, cl.nc
 	c.s, c.c, c.cl = s, nc, cl
 	c.nreq, c.handedOff, c.closeAfter, c.onSmall = cl.nreq, false, false, false
-	c.resumed, c.parked = false, false
+	c.resumed, c.parked, c.looped = false, false, false
 	c.dl = deadline{d: s.o.StallTimeout}
 	c.br = reader{c: nc}
 	c.cw = writer{c: nc, dl: &c.dl}
@@ -157,15 +160,37 @@ func (c *conn) setActive() bool {
 // serve runs the connection's requests one after the other, until the connection
 // ends or is parked.
 func (c *conn) serve() {
-	for c.next() {
+	c.serveRest()
+}
+
+// serveRest serves requests until the connection ends, then closes it unless another
+// owner has it. It returns false when the loop took the connection: the caller may
+// not touch c any more.
+func (c *conn) serveRest() bool {
+	for {
+		switch c.next() {
+		case nextMore:
+			continue
+		case nextGone:
+			return false
+		}
+		break
 	}
 	if !c.handedOff && !c.parked {
 		_ = c.c.Close()
 	}
+	return true
 }
 
+// What next did with the connection.
+const (
+	nextEnd  = iota // it ends (closed by serveRest unless handed off or parked)
+	nextMore        // serve the next request
+	nextGone        // the readiness loop took it (loop_linux.go): hands off
+)
+
 // next reads, routes and serves one request; false ends the connection.
-func (c *conn) next() bool {
+func (c *conn) next() int {
 	s, b := c.s, &c.br
 	if b.r > 0 { // the previous request's views are dead: compact its leftovers down
 		n := copy(b.buf, b.buf[b.r:b.w])
@@ -185,9 +210,19 @@ func (c *conn) next() bool {
 			c.putCopyBuf()
 			c.cl.fresh.Store(false)
 			if !c.cl.state.CompareAndSwap(stateActive, stateIdle) || s.shutting.Load() {
-				return false
+				return nextEnd
 			}
 			c.idleReadBuf()
+			// With the readiness loop the goroutine ends here: the loop reads the next
+			// request when it comes (loop_linux.go).
+			if s.loop && c.cl.fd != fdNone {
+				if c.enterLoop() {
+					return nextGone
+				}
+				if c.cl.state.Load() == stateClosed {
+					return nextEnd // Shutdown closed it meanwhile
+				}
+			}
 		}
 		c.resumed = false
 		// Nothing is buffered (no pipelined request): after a short grace the
@@ -202,10 +237,10 @@ func (c *conn) next() bool {
 		end, status, err := parseRequestHead(&c.req, b.buf[:b.w], &c.hs, &s.lim)
 		if status != 0 {
 			if !c.setActive() {
-				return false
+				return nextEnd
 			}
 			c.reject(status, err)
-			return false
+			return nextEnd
 		}
 		if end > 0 {
 			b.r = end
@@ -225,7 +260,7 @@ func (c *conn) next() bool {
 				c.busyReadBuf()
 			}
 			if !c.setActive() {
-				return false
+				return nextEnd
 			}
 			continue
 		}
@@ -233,16 +268,19 @@ func (c *conn) next() bool {
 			switch c.park() {
 			case parkParked:
 				c.parked = true
-				return false
+				return nextEnd
 			case parkContinue:
 				parkable = c.cl.fd != fdNone
 				continue
 			}
 		}
 		// EOF, timeout (idle, slowloris) or reset: close without a response.
-		return false
+		return nextEnd
 	}
-	return c.serveRequest()
+	if c.serveRequest() {
+		return nextMore
+	}
+	return nextEnd
 }
 
 // idleReadBuf gives the pooled read buffer back while a keep-alive connection waits
@@ -284,6 +322,19 @@ func (c *conn) growReadBuf(max int) {
 }
 
 func (c *conn) serveRequest() bool {
+	if !c.begin() {
+		return false
+	}
+	c.s.o.Handler.Route(&c.req, &c.d)
+	if c.dispatch() {
+		return false
+	}
+	return c.finish()
+}
+
+// begin prepares the exchange of a parsed request, up to Route; false ends the
+// connection (the request was handed to Fallback or refused).
+func (c *conn) begin() bool {
 	s, req, d, res := c.s, &c.req, &c.d, &c.res
 	c.nreq++
 	if req.h2Preface || req.fallback || req.upgrade && s.o.Fallback != nil {
@@ -314,13 +365,17 @@ func (c *conn) serveRequest() bool {
 		s.o.MaxRequestsPerConn > 0 && c.nreq >= s.o.MaxRequestsPerConn
 	c.getWriteBufs()
 	c.cw.err = nil
+	return true
+}
 
-	s.o.Handler.Route(req, d)
-	switch d.Kind {
+// dispatch carries out the Decision Route made; true means the connection was handed
+// to Fallback (and the exchange is not the engine's any more).
+func (c *conn) dispatch() (handedOff bool) {
+	switch c.d.Kind {
 	case Fallback:
-		if s.o.Fallback != nil {
+		if c.s.o.Fallback != nil {
 			c.handoff()
-			return false
+			return true
 		}
 		c.problem(problem.Problem{Status: 501, Reason: "not_implemented", Title: "Not implemented"}, errNotImplemented)
 	case Answer:
@@ -328,8 +383,15 @@ func (c *conn) serveRequest() bool {
 	default:
 		c.forward()
 	}
+	return false
+}
+
+// finish ends the exchange once its response is written or batched: flush, Done, and
+// the decision whether the connection serves another request.
+func (c *conn) finish() bool {
+	s := c.s
 	_ = c.cw.flush()
-	s.o.Handler.Done(req, d, res)
+	s.o.Handler.Done(&c.req, &c.d, &c.res)
 	if c.cw.err != nil {
 		return false
 	}

@@ -37,10 +37,17 @@ type forwarder struct {
 	body   []byte // the whole request body when it can be sent again, else nil
 	replay bool   // the body (possibly none) can be sent again
 
-	uw    writer // to the upstream of the current try
-	resp  response
-	ucr   chunkedReader // response body
-	tried [8]*balancer.Target
+	uw writer // to the upstream of the current try
+	// first, when set, is the first try's target, picked and recorded (Tried, Tries,
+	// Target) by the caller; sent, when set, is the upstream connection the first try's
+	// request head went to at sentAt (the readiness loop sent it and handed the
+	// exchange over: loop_linux.go), with any unsent rest in uw.buf. run clears both.
+	first  *balancer.Target
+	sent   *upConn
+	sentAt time.Time
+	resp   response
+	ucr    chunkedReader // response body
+	tried  [8]*balancer.Target
 }
 
 // downstream is the client's side of a forwarded exchange: *conn (forward_conn.go)
@@ -100,30 +107,38 @@ func (f *forwarder) check(valid bool, cl int64) bool {
 func (f *forwarder) run() {
 	d, res := f.d, f.res
 	attempts := max(d.Retry.Attempts, 1)
-	d.Info.Tried = f.tried[:0]
+	first := f.first
+	f.first = nil
+	if first == nil {
+		d.Info.Tried = f.tried[:0]
+	}
 	var next *balancer.Target
 	var lastP problem.Problem
 	var lastErr error
 	for try := 1; ; try++ {
 		t := next
-		if t == nil {
-			var err error
-			t, err = d.Picker.Pick(&d.Info)
-			if err != nil || t == nil {
-				if try == 1 {
-					if err == nil {
-						err = balancer.ErrNoTarget
+		if try == 1 && first != nil {
+			t = first
+		} else {
+			if t == nil {
+				var err error
+				t, err = d.Picker.Pick(&d.Info)
+				if err != nil || t == nil {
+					if try == 1 {
+						if err == nil {
+							err = balancer.ErrNoTarget
+						}
+						f.down.problem(problem.NoTarget, err)
+					} else {
+						f.down.problem(lastP, lastErr)
 					}
-					f.down.problem(problem.NoTarget, err)
-				} else {
-					f.down.problem(lastP, lastErr)
+					return
 				}
-				return
 			}
+			d.Info.Tried = append(d.Info.Tried, t)
+			res.Tries++
+			res.Target = t
 		}
-		d.Info.Tried = append(d.Info.Tried, t)
-		res.Tries++
-		res.Target = t
 		var again bool
 		again, next, lastP, lastErr = f.try(t, try < attempts)
 		if !again {
@@ -140,7 +155,11 @@ func (f *forwarder) try(t *balancer.Target, more bool) (again bool, next *balanc
 	s, d, res := f.s, f.d, f.res
 	start := time.Now()
 	res.Upstream = 0
-	if t.State != nil {
+	u, resumed := f.sent, f.sent != nil
+	f.sent = nil
+	if resumed {
+		start = f.sentAt // the loop began the try (and called Begin)
+	} else if t.State != nil {
 		t.State.Begin()
 	}
 	failed := true
@@ -161,32 +180,19 @@ func (f *forwarder) try(t *balancer.Target, more bool) (again bool, next *balanc
 	if ct <= 0 {
 		ct = s.o.ConnectTimeout
 	}
-	u := s.pool.get(t.Addr, start)
+	if !resumed {
+		u = s.pool.get(t.Addr, start)
+	}
 	sent := true // the whole request body reached the upstream
 	for attempt := 0; ; attempt++ {
-		if u == nil {
-			var err error
-			if u, err = s.pool.dial(t.Addr, ct); err != nil {
-				p := problem.UpstreamConnect
-				if isTimeout(err) {
-					p = problem.UpstreamTimeout
-				}
-				if more && d.Retry.OnConnect {
-					return true, nil, p, err
-				}
-				f.down.problem(p, err)
-				return false, nil, p, err
-			}
-		}
-		f.uw.c, f.uw.dl, f.uw.err = u.c, &u.dl, nil
-		f.uw.buf = f.down.appendRequestHead(f.uw.buf[:0], t)
-		if f.replay {
-			_ = f.uw.write(f.body)
-			if err := f.flushAwait(u); err != nil {
+		if resumed && attempt == 0 {
+			// The loop sent the head (any rest is in f.uw) and waited: finish the write
+			// here, then read the answer.
+			if err := f.uw.flush(); err != nil {
 				u.close()
 				u = nil
-				if attempt == 0 && !isTimeout(err) {
-					continue // a stale pooled conn (or a reset fresh one): nothing was delivered
+				if !isTimeout(err) {
+					continue // nothing was delivered: once more, fresh
 				}
 				if more && d.Retry.OnConnect {
 					return true, nil, problem.UpstreamConnect, err
@@ -195,17 +201,49 @@ func (f *forwarder) try(t *balancer.Target, more bool) (again bool, next *balanc
 				return false, nil, problem.UpstreamConnect, err
 			}
 		} else {
-			cerr, uerr := f.down.sendBody(&f.uw)
-			if cerr != nil {
-				u.close()
-				f.down.bodyFailed(cerr)
-				failed = false
-				return false, nil, problem.Problem{}, cerr
+			if u == nil {
+				var err error
+				if u, err = s.pool.dial(t.Addr, ct); err != nil {
+					p := problem.UpstreamConnect
+					if isTimeout(err) {
+						p = problem.UpstreamTimeout
+					}
+					if more && d.Retry.OnConnect {
+						return true, nil, p, err
+					}
+					f.down.problem(p, err)
+					return false, nil, p, err
+				}
 			}
-			if uerr != nil {
-				// The upstream stopped taking the body. It may have answered early
-				// (RFC 9112 section 9.5): read its response if there is one.
-				sent = false
+			f.uw.c, f.uw.dl, f.uw.err = u.c, &u.dl, nil
+			f.uw.buf = f.down.appendRequestHead(f.uw.buf[:0], t)
+			if f.replay {
+				_ = f.uw.write(f.body)
+				if err := f.flushAwait(u); err != nil {
+					u.close()
+					u = nil
+					if attempt == 0 && !isTimeout(err) {
+						continue // a stale pooled conn (or a reset fresh one): nothing was delivered
+					}
+					if more && d.Retry.OnConnect {
+						return true, nil, problem.UpstreamConnect, err
+					}
+					f.down.problem(problem.UpstreamConnect, err)
+					return false, nil, problem.UpstreamConnect, err
+				}
+			} else {
+				cerr, uerr := f.down.sendBody(&f.uw)
+				if cerr != nil {
+					u.close()
+					f.down.bodyFailed(cerr)
+					failed = false
+					return false, nil, problem.Problem{}, cerr
+				}
+				if uerr != nil {
+					// The upstream stopped taking the body. It may have answered early
+					// (RFC 9112 section 9.5): read its response if there is one.
+					sent = false
+				}
 			}
 		}
 		if u.fast {
@@ -300,6 +338,7 @@ func pipeBody(uw *writer, src io.Reader, buf []byte, chunked, flushEach bool) (c
 // to the client. got reports whether any byte arrived.
 func (f *forwarder) readHead(u *upConn) (got bool, err error) {
 	b, lim := &u.br, &f.s.lim
+	got = b.w > b.r // bytes the loop read before it handed the exchange over
 	if !u.armed {
 		f.headDeadline(u)
 	}

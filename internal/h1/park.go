@@ -61,6 +61,9 @@ type session struct {
 	// connection cannot be parked).
 	fd  int
 	reg *netpoll.Registration
+	// lc is the connection's conn while the readiness loop owns it (loop_linux.go);
+	// set by the owner before it lets go, read by the next owner.
+	lc *conn
 	// expiry is when the sweeper closes the parked connection (unix nanoseconds).
 	expiry atomic.Int64
 }
@@ -109,7 +112,7 @@ func (cl *session) forceClose() bool {
 			if cl.state.CompareAndSwap(stateParked, stateClosed) {
 				return true
 			}
-		case stateParking, stateWoken:
+		case stateParking, stateWoken, stateLoop, stateLoopPending:
 			// The goroutine holds a poller registration: it must remove it before the
 			// descriptor is closed (a reused descriptor number would otherwise lose its
 			// registration), so it closes the connection itself when it sees the state.
@@ -131,6 +134,10 @@ func (cl *session) forceClose() bool {
 func (cl *session) dispose() {
 	_ = cl.reg.Remove()
 	_ = cl.nc.Close()
+	if c := cl.lc; c != nil { // idle in the readiness loop: its conn goes back too
+		cl.lc, c.looped = nil, false
+		c.release()
+	}
 }
 
 // Ready implements netpoll.Handler: bytes (or the peer's close) arrived for a parked
@@ -264,7 +271,12 @@ func (s *Server) sweep() {
 		expired = expired[:0]
 		s.mu.Lock()
 		for cl := range s.conns {
-			if cl.state.Load() != stateParked {
+			switch cl.state.Load() {
+			case stateParked:
+			case stateLoop, stateLoopPending:
+				parked++ // in the readiness loop: idle again soon
+				continue
+			default:
 				continue
 			}
 			if cl.expiry.Load() <= now && cl.state.CompareAndSwap(stateParked, stateClosed) {

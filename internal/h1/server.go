@@ -22,6 +22,12 @@ type Server struct {
 	// it parks (0: never); parkedFor is the rest of the idle timeout, which the sweeper
 	// enforces every sweepEvery (park.go).
 	parkAfter, parkedFor, sweepEvery time.Duration
+	// loop: idle keep-alive connections go to the readiness loop, which runs their
+	// common exchanges itself (loop_linux.go); parking is then never reached.
+	loop bool
+	// trace, set by tests before Serve, hears what the loop did ("answered", or a
+	// handover point, see hoNames).
+	trace func(ev string)
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -47,6 +53,8 @@ func NewServer(o Options) *Server {
 	}
 	if netpoll.Supported() {
 		s.setParkAfter(parkGrace)
+		s.loop = s.parkAfter > 0 && loopSupported()
+		s.pool.loop = s.loop
 	}
 	return s
 }
@@ -140,9 +148,15 @@ func (s *Server) ServeConn(c net.Conn) {
 	s.run(cn)
 }
 
-// run serves a registered connection until it ends or parks.
+// run serves a registered connection until it ends, parks or goes to the loop.
 func (s *Server) run(cn *conn) {
-	cn.serve()
+	if cn.serveRest() {
+		s.done(cn)
+	}
+}
+
+// done forgets a connection that ended or parked and returns its conn to the pool.
+func (s *Server) done(cn *conn) {
 	if !cn.parked {
 		s.mu.Lock()
 		delete(s.conns, cn.cl)

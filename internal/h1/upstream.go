@@ -30,6 +30,9 @@ type upConn struct {
 	// armed: the response-head read deadline is set already (flushAwait set it before
 	// the wait).
 	armed bool
+	// loopable: register with the readiness loop when dialled; lp is its state there.
+	loopable bool
+	lp       upLoop
 }
 
 // fastHead is how soon a response head must follow the request for the connection's
@@ -84,6 +87,7 @@ func (u *upConn) before() []byte {
 // close closes the connection and returns its buffer. It may be called more than
 // once; nothing may use u afterwards.
 func (u *upConn) close() {
+	u.loopUnregister()
 	u.dropBuf()
 	_ = u.c.Close()
 }
@@ -99,6 +103,7 @@ type upstreamPool struct {
 	stall   time.Duration
 	closed  bool
 	janitor bool
+	loop    bool // register dialled connections with the readiness loop
 	stop    chan struct{}
 	dialer  net.Dialer
 }
@@ -152,6 +157,10 @@ func (p *upstreamPool) dial(addr string, timeout time.Duration) (*upConn, error)
 	u.br.c = c
 	u.br.buf = u.small[:]
 	u.initAwait()
+	if p.loop {
+		u.loopable = true
+		u.loopRegister()
+	}
 	return u, nil
 }
 
