@@ -75,11 +75,19 @@
 // # Concurrency
 //
 // One goroutine per client connection runs that connection's requests one after the
-// other, including the upstream exchange; no goroutine is started per request. A
-// keep-alive connection that stays idle with nothing buffered for about a second is
-// parked (Linux, connections accepted by Serve whose net.Conn implements syscall.Conn,
-// so never TLS): its goroutine ends, its working state returns to a pool, and the
-// socket waits in internal/netpoll; readiness starts a new goroutine, and a per-Server
+// other, including the upstream exchange; no goroutine is started per request. On
+// Linux a keep-alive connection that is idle after its first request goes to the
+// readiness loop instead (loop_linux.go): internal/netpoll callbacks, on one poller
+// goroutine per CPU, run its common exchanges (whole head, no body, an idle pooled
+// upstream connection, a Content-Length response that fits the buffer) without a
+// goroutine of its own, and hand anything else to a new goroutine running the code
+// above at a request boundary, after Route, after the request head went upstream, or
+// before Done; the connection returns to the loop at its next idle moment. Without the
+// loop (other platforms, GANTRY_H1_LOOP=off), a keep-alive connection that stays idle
+// with nothing buffered for about a second is parked (connections accepted by Serve
+// whose net.Conn implements syscall.Conn, so never TLS): its goroutine ends, its working
+// state returns to a pool, and the socket waits in internal/netpoll; readiness starts a
+// new goroutine. In both cases a per-Server
 // sweeper goroutine enforces IdleTimeout while connections are parked (park.go). The
 // upstream pool is shared by all connections of a Server (a mutex per Server, held
 // only for slice pushes and pops) and one janitor goroutine closes expired idle

@@ -7,13 +7,17 @@ import (
 )
 
 // Handler decides what happens to each request. Both methods run on the connection's
-// goroutine; a Handler is shared by all connections and must be safe for concurrent use.
+// goroutine, or, for an exchange the readiness loop runs (loop_linux.go), on a poller
+// goroutine that serves many connections, or on whichever goroutine's callback
+// finished the exchange: neither may block or do I/O. A Handler is shared by all
+// connections and must be safe for concurrent use. Route and Done of one request are
+// never concurrent with each other, and everything Route wrote is visible to Done.
 type Handler interface {
 	// Route is called once per request after its head was parsed, before any body byte
 	// is read. It must not block or do I/O; it fills d (reset by the engine before the
 	// call). req and d are valid until Done returns.
 	Route(req *Request, d *Decision)
-	// Done is called once per request that got (or failed to get) a response, after
+	// Done (which, like Route, must not block) is called once per request that got (or failed to get) a response, after
 	// the exchange ended, including requests the parser rejected (then Route was not
 	// called, req may be partly filled and d.Kind is Answer). It is not called for a
 	// request handed to Options.Fallback: net/http accounts for that one.
