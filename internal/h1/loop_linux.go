@@ -226,8 +226,10 @@ func (c *conn) enterLoop() bool {
 	if err != nil {
 		s.o.Logger.Debug("h1: cannot enter the loop", "cause", err, "remote", c.remote)
 		cl.fd = fdNone
-		if !cl.state.CompareAndSwap(stateLoop, stateIdle) && !cl.state.CompareAndSwap(stateLoopPending, stateIdle) {
-			return false // closed meanwhile: the goroutine closes it
+		// Back to the goroutine; if Shutdown marked it closed meanwhile, the caller sees
+		// that and ends it.
+		if !cl.state.CompareAndSwap(stateLoop, stateIdle) {
+			cl.state.CompareAndSwap(stateLoopPending, stateIdle)
 		}
 		return false
 	}
