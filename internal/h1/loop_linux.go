@@ -193,15 +193,8 @@ func (h *loopSession) Ready(netpoll.Events) {
 // it), or was closed meanwhile (then its state says so).
 func (c *conn) enterLoop() bool {
 	cl, s := c.cl, c.s
-	if cl.fd == fdUnknown {
-		if fd, err := netpoll.FDOf(cl.nc); err == nil {
-			cl.fd = fd
-		} else {
-			cl.fd = fdNone
-		}
-	}
-	g, err := netpoll.Shared()
-	if cl.fd < 0 || err != nil {
+	g, ok := cl.poller()
+	if !ok {
 		return false
 	}
 	sc, ok := cl.nc.(syscall.Conn)

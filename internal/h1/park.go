@@ -165,6 +165,25 @@ func (cl *session) Ready(netpoll.Events) {
 
 var _ netpoll.Handler = (*session)(nil)
 
+// poller looks the session's descriptor up (once) and returns the process's poller
+// group; false when the connection cannot wait in a poller (no descriptor or no
+// poller), which is then remembered.
+func (cl *session) poller() (*netpoll.Group, bool) {
+	if cl.fd == fdUnknown {
+		if fd, err := netpoll.FDOf(cl.nc); err == nil {
+			cl.fd = fd
+		} else {
+			cl.fd = fdNone
+		}
+	}
+	g, err := netpoll.Shared()
+	if cl.fd < 0 || err != nil {
+		cl.fd = fdNone
+		return nil, false
+	}
+	return g, true
+}
+
 // parkResult is what park did with the connection.
 type parkResult int
 
@@ -178,16 +197,8 @@ const (
 // deadline (the grace) has just passed.
 func (c *conn) park() parkResult {
 	cl, s := c.cl, c.s
-	if cl.fd == fdUnknown {
-		if fd, err := netpoll.FDOf(cl.nc); err == nil {
-			cl.fd = fd
-		} else {
-			cl.fd = fdNone
-		}
-	}
-	g, err := netpoll.Shared()
-	if cl.fd < 0 || err != nil {
-		cl.fd = fdNone
+	g, ok := cl.poller()
+	if !ok {
 		return c.unparked()
 	}
 	if !cl.state.CompareAndSwap(stateIdle, stateParking) {
