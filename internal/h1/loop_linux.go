@@ -81,7 +81,9 @@ type loopState struct {
 	dl    atomic.Int64
 	armed atomic.Int64
 	timer *time.Timer
-	rest  []byte // response bytes the client socket did not take (hoFinish)
+	// hup: the readiness that started this exchange said the peer's side is closed.
+	hup  bool
+	rest []byte // response bytes the client socket did not take (hoFinish)
 }
 
 // upLoop is an upstream connection's part in the loop: its registration (every
@@ -169,13 +171,17 @@ func loopSupported() bool {
 type loopSession session
 
 // Ready: the client's socket is readable (a request, or its end).
-func (h *loopSession) Ready(netpoll.Events) {
+func (h *loopSession) Ready(ev netpoll.Events) {
 	cl := (*session)(h)
 	for {
 		switch st := cl.state.Load(); st {
 		case stateParked:
 			if cl.state.CompareAndSwap(stateParked, stateLoop) {
-				cl.lc.loopRead()
+				c := cl.lc
+				// The peer's end came with (or right after) a request: read again after
+				// the exchange instead of idling, so the end is not left unseen.
+				c.lp.hup = ev&netpoll.Hangup != 0
+				c.loopRead()
 				return
 			}
 		case stateLoop:
@@ -619,6 +625,11 @@ func (c *conn) putUpstream(u *upConn, closeIt bool) {
 func (c *conn) loopNext() {
 	b := &c.br
 	b.r, b.w, b.lo = 0, 0, 0
+	if c.lp.hup {
+		c.lp.hup = false
+		c.loopRead() // its end of stream closes the connection
+		return
+	}
 	if c.loopIdle() {
 		return
 	}
@@ -631,6 +642,7 @@ func (c *conn) loopNext() {
 func (c *conn) handover(at int) {
 	cl, lp := c.cl, &c.lp
 	lp.wait.Store(nil)
+	lp.hup = false // the goroutine reads the end itself
 	if t := c.s.trace; t != nil {
 		t(hoNames[at])
 	}

@@ -224,6 +224,39 @@ func retryOnce() http.HandlerFunc {
 	}
 }
 
+// TestLoopHalfCloseAfterRequest: a client that sends its request and half-closes at
+// once gets its answer and then its connection closed, not left open until IdleTimeout
+// (the end of stream arrives with the request's readiness).
+func TestLoopHalfCloseAfterRequest(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t, nil)
+	addr, ev := loopProxy(t, nil, up.addr())
+	for i := range 5 {
+		c := dialRaw(t, addr)
+		c.send("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp, _ := c.response("GET"); resp.StatusCode != 200 {
+			t.Fatalf("first request = %d", resp.StatusCode)
+		}
+		c.send("GET /last HTTP/1.1\r\nHost: a\r\n\r\n")
+		if err := c.c.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "hello /last" {
+			t.Fatalf("conn %d: last request = %d %q", i, resp.StatusCode, body)
+		}
+		start := time.Now()
+		if !c.closed() {
+			t.Fatalf("conn %d: open 5 s after the half-closed client's last answer, want closed", i)
+		}
+		if el := time.Since(start); el > time.Second {
+			t.Errorf("conn %d: closed after %v, want at once", i, el)
+		}
+	}
+	if ev.count("answered") < 5 {
+		t.Errorf("events %v, want the loop to answer the last requests", ev)
+	}
+}
+
 // TestLoopUpstreamClosedPooledConn: a pooled connection the upstream closed fails the
 // loop's try; the goroutine retries it on a fresh connection.
 func TestLoopUpstreamClosedPooledConn(t *testing.T) {
