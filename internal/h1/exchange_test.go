@@ -74,7 +74,12 @@ func TestExchangeRelay(t *testing.T) {
 			t.Parallel()
 			up := newSplitUpstream(t, tc.split, false, 0)
 			url := exchangeProxy(t, up.ln.Addr().String())
-			c := &http.Client{Timeout: 10 * time.Second}
+			// One connection to the front server, so each request's handler starts after
+			// the previous one returned (and pooled its upstream connection). With more,
+			// the client may send the next request on a new connection while the
+			// previous handler is still between its last write and the pool, and the
+			// new handler dials: a second upstream connection with nothing wrong.
+			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 1}}
 			for _, n := range sizes {
 				resp := getSized(t, c, url, n)
 				if got := resp.Header.Get("X-Up"); got != "1" {
