@@ -5,7 +5,6 @@ package h1
 import (
 	"os"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gantrygw/gantry/internal/balancer"
@@ -72,7 +71,10 @@ var hoNames = [...]string{"handover:boundary", "handover:routed", "handover:sent
 
 // loopState is a conn's part in the loop.
 type loopState struct {
-	io    rawIO
+	// io is the client socket's raw side; its TryRead and TrySend never wait (the loop
+	// waits for readiness itself) and run under the descriptor's own lock, so a Close
+	// elsewhere can never leave a call on a descriptor number reused meanwhile.
+	io    *rawio.Conn
 	u     *upConn   // the upstream connection the exchange uses
 	start time.Time // when the try began
 	// wait is the upstream connection the exchange waits on (for the timer); dl is
@@ -91,70 +93,9 @@ type loopState struct {
 // exchange waits on it), its state and the exchange's client connection.
 type upLoop struct {
 	reg   *netpoll.Registration
-	io    rawIO
+	io    *rawio.Conn // as loopState.io
 	state atomic.Int32
 	owner *conn
-}
-
-// rawIO makes non-blocking socket calls under the descriptor's own lock (RawConn), so
-// a Close elsewhere can never leave a call on a descriptor number reused meanwhile.
-type rawIO struct {
-	rc   syscall.RawConn
-	rfn  func(fd uintptr) bool
-	wfn  func(fd uintptr) bool
-	p    []byte
-	bufs [2][]byte
-	iov  [2]unix.Iovec
-	n    int
-	err  error
-}
-
-func (r *rawIO) init(rc syscall.RawConn) {
-	r.rc = rc
-	if r.rfn == nil {
-		r.rfn, r.wfn = r.recvStep, r.sendStep
-	}
-}
-
-func (r *rawIO) recvStep(fd uintptr) bool {
-	r.n, r.err = rawio.Recv(int(fd), r.p)
-	return true
-}
-
-func (r *rawIO) sendStep(fd uintptr) bool {
-	var n int
-	n, r.err = rawio.Sendv(int(fd), r.bufs[:], r.iov[:])
-	r.n = n
-	return true
-}
-
-// recv reads once into p: n > 0, or 0 and unix.EAGAIN (nothing yet), nil (end of
-// stream) or another error.
-func (r *rawIO) recv(p []byte) (int, error) {
-	r.p = p
-	if err := r.rc.Read(r.rfn); err != nil {
-		r.p = nil
-		return 0, err
-	}
-	r.p = nil
-	return r.n, r.err
-}
-
-// send writes a then b in one sendmsg; it may write less than both.
-func (r *rawIO) send(a, b []byte) (int, error) {
-	if len(a)+len(b) == 0 {
-		return 0, nil
-	}
-	r.bufs[0], r.bufs[1] = a, b
-	err := r.rc.Write(r.wfn)
-	r.bufs = [2][]byte{}
-	if err != nil {
-		return 0, err
-	}
-	if r.err == unix.EAGAIN {
-		return 0, nil
-	}
-	return r.n, r.err
 }
 
 // loopSupported reports whether Servers run keep-alive exchanges in the loop:
@@ -203,12 +144,8 @@ func (c *conn) enterLoop() bool {
 	if !ok {
 		return false
 	}
-	sc, ok := cl.nc.(syscall.Conn)
+	io, ok := cl.nc.(*rawio.Conn) // newSession wrapped every socket
 	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
 		return false
 	}
 	// Owned from here: Shutdown's closeIfIdle leaves a connection in stateLoop alone and
@@ -232,7 +169,7 @@ func (c *conn) enterLoop() bool {
 		}
 		return false
 	}
-	c.lp.io.init(rc)
+	c.lp.io = io
 	cl.reg, cl.lc, c.looped = reg, c, true
 	s.startSweeper()
 	c.loopRead()
@@ -245,7 +182,7 @@ func (c *conn) enterLoop() bool {
 func (c *conn) loopRead() {
 	b := &c.br
 	for {
-		n, err := c.lp.io.recv(b.buf[b.w:])
+		n, err := c.lp.io.TryRead(b.buf[b.w:])
 		if n > 0 {
 			b.w += n
 			if c.onSmall {
@@ -267,7 +204,7 @@ func (c *conn) loopRead() {
 			}
 			continue
 		}
-		c.loopClose() // the client's end of stream, or an error: no request is pending
+		c.loopClose() // the client's end of stream (io.EOF), or an error: no request is pending
 		return
 	}
 }
@@ -364,7 +301,7 @@ func (c *conn) loopForward() {
 	u.lp.owner = c
 	u.lp.state.Store(upBusy)
 	c.armWait(u, now, rht)
-	n, err := u.lp.io.send(f.uw.buf, nil)
+	n, err := u.lp.io.TrySend(f.uw.buf, nil)
 	if err != nil || n < len(f.uw.buf) {
 		// A stale pooled connection, or a full socket buffer: the goroutine writes the
 		// rest (or fails, and retries on a fresh connection, as for any try).
@@ -479,7 +416,7 @@ func (c *conn) loopResponse(u *upConn) {
 			c.handover(hoSent)
 			return
 		}
-		n, err := u.lp.io.recv(b.buf[b.w:])
+		n, err := u.lp.io.TryRead(b.buf[b.w:])
 		if n > 0 {
 			b.w += n
 			if c.loopAnswer(u) {
@@ -576,7 +513,7 @@ func (c *conn) loopAnswer(u *upConn) bool {
 	if s.trace != nil {
 		s.trace("answered") // before the client can see the answer
 	}
-	n, err := c.lp.io.send(c.cw.buf, body)
+	n, err := c.lp.io.TrySend(c.cw.buf, body)
 	if err != nil {
 		u.close()
 		res.Reason, res.Err = "client_aborted", err
@@ -739,16 +676,19 @@ func (u *upConn) loopRegister() {
 	if err != nil {
 		return
 	}
+	io, ok := u.c.(*rawio.Conn) // dial wrapped it
+	if !ok {
+		return
+	}
 	fd, err := netpoll.FDOf(u.c)
-	if err != nil || u.aw.rc == nil {
+	if err != nil {
 		return
 	}
 	reg, err := g.Pick().Add(fd, netpoll.Readable, false, u)
 	if err != nil {
 		return
 	}
-	u.lp.io.init(u.aw.rc)
-	u.lp.reg = reg
+	u.lp.io, u.lp.reg = io, reg
 }
 
 // loopUnregister removes the registration before the connection closes.

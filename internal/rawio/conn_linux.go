@@ -29,13 +29,16 @@ type Conn struct {
 	rp    []byte
 	rn    int
 	rerr  error
+	rtry  bool // TryRead: EAGAIN ends the call instead of waiting
 
 	wbusy atomic.Bool
 	wfn   func(fd uintptr) bool
 	wv    [][]byte // what is left to write
 	wn    int
 	werr  error
+	wtry  bool // TrySend: a full socket ends the call instead of waiting
 	one   [1][]byte
+	two   [2][]byte
 	scr   [maxIov][]byte
 	iov   [maxIov]unix.Iovec
 }
@@ -99,11 +102,40 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// TryRead is one read that never waits, for callers that wait for readiness
+// themselves (internal/h1's readiness loop): n > 0, or 0 and unix.EAGAIN when nothing
+// is there yet (also when another Read is in progress), io.EOF at the end of stream,
+// or the error.
+func (c *Conn) TryRead(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !c.rbusy.CompareAndSwap(false, true) {
+		return 0, unix.EAGAIN
+	}
+	c.rp, c.rn, c.rerr, c.rtry = p, 0, nil, true
+	err := c.rc.Read(c.rfn)
+	n, rerr := c.rn, c.rerr
+	c.rp, c.rerr, c.rtry = nil, nil, false
+	c.rbusy.Store(false)
+	switch {
+	case err != nil: // deadline, closed
+		return 0, c.opError("read", err)
+	case rerr == unix.EAGAIN:
+		return 0, unix.EAGAIN
+	case rerr != nil:
+		return 0, c.opError("read", os.NewSyscallError("recvfrom", rerr))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
 // readStep is the RawConn.Read callback: one recv; false (wait for readiness) only on
-// EAGAIN.
+// EAGAIN, and not for TryRead.
 func (c *Conn) readStep(fd uintptr) bool {
 	n, err := Recv(int(fd), c.rp)
-	if err == unix.EAGAIN {
+	if err == unix.EAGAIN && !c.rtry {
 		return false
 	}
 	c.rn, c.rerr = n, err
@@ -134,6 +166,21 @@ func (c *Conn) Writev(bufs [][]byte) (int64, error) {
 	return n, err
 }
 
+// TrySend writes a then b, in one system call when it can, as far as the socket takes
+// them now: it never waits for room, so n may be less than both (0 when the socket is
+// full, or another write is in progress). For callers that wait for readiness
+// themselves (internal/h1's readiness loop).
+func (c *Conn) TrySend(a, b []byte) (int, error) {
+	if !c.wbusy.CompareAndSwap(false, true) {
+		return 0, nil
+	}
+	c.two[0], c.two[1], c.wtry = a, b, true
+	n, err := c.writev(c.two[:])
+	c.two, c.wtry = [2][]byte{}, false
+	c.wbusy.Store(false)
+	return int(n), err
+}
+
 func (c *Conn) writev(bufs [][]byte) (int64, error) {
 	c.wn = 0
 	for len(bufs) > 0 {
@@ -146,17 +193,21 @@ func (c *Conn) writev(bufs [][]byte) (int64, error) {
 		if err == nil && c.werr != nil {
 			err = os.NewSyscallError("sendmsg", c.werr)
 		}
+		full := len(c.wv) > 0 // only TrySend returns with bytes left and no error
 		clear(c.scr[:k])
 		c.wv, c.werr = nil, nil
 		if err != nil {
 			return int64(c.wn), c.opError("write", err)
+		}
+		if full {
+			break
 		}
 	}
 	return int64(c.wn), nil
 }
 
 // writeStep is the RawConn.Write callback: sends until c.wv is empty; false (wait for
-// room) on EAGAIN.
+// room) on EAGAIN, except for TrySend, which stops there.
 func (c *Conn) writeStep(fd uintptr) bool {
 	for len(c.wv) > 0 {
 		if len(c.wv[0]) == 0 {
@@ -171,7 +222,7 @@ func (c *Conn) writeStep(fd uintptr) bool {
 			n, err = Sendv(int(fd), c.wv, c.iov[:])
 		}
 		if err == unix.EAGAIN {
-			return false
+			return c.wtry
 		}
 		if err == nil && n == 0 {
 			err = io.ErrShortWrite // no progress and no error: never spin on it

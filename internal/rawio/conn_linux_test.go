@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gantrygw/gantry/internal/testbackend"
+	"golang.org/x/sys/unix"
 )
 
 // pair returns a wrapped client conn and the plain server side of a loopback TCP
@@ -295,5 +296,74 @@ func BenchmarkPingPong(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestTryReadNeverWaits: TryRead reports EAGAIN on an empty socket instead of
+// waiting, then the bytes, then the end of stream.
+func TestTryReadNeverWaits(t *testing.T) {
+	w, s := pair(t)
+	buf := make([]byte, 16)
+	if n, err := w.TryRead(buf); n != 0 || err != unix.EAGAIN {
+		t.Fatalf("TryRead on an empty socket = %d, %v; want 0, EAGAIN", n, err)
+	}
+	if _, err := s.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	// The bytes are in flight on loopback: poll TryRead itself (bounded).
+	var got []byte
+	for deadline := time.Now().Add(5 * time.Second); len(got) < 5 && time.Now().Before(deadline); {
+		n, err := w.TryRead(buf)
+		if err != nil && err != unix.EAGAIN {
+			t.Fatalf("TryRead = %v", err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != "hello" {
+		t.Fatalf("TryRead read %q, want %q", got, "hello")
+	}
+	s.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		n, err := w.TryRead(buf)
+		if err == io.EOF && n == 0 {
+			break
+		}
+		if err != unix.EAGAIN || time.Now().After(deadline) {
+			t.Fatalf("TryRead after the peer's close = %d, %v; want 0, io.EOF", n, err)
+		}
+	}
+}
+
+// TestTrySendStopsWhenFull: with a peer that does not read, TrySend returns what the
+// socket took, less than asked and without an error, instead of waiting; every byte it
+// reported as sent arrives, in order, a then b.
+func TestTrySendStopsWhenFull(t *testing.T) {
+	w, s := pair(t)
+	// Small buffers on both sides (set ones are not auto-tuned), so 2 MiB cannot fit.
+	if err := w.NetConn().(*net.TCPConn).SetWriteBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	a := bytes.Repeat([]byte("a"), 1<<20)
+	b := bytes.Repeat([]byte("b"), 1<<20)
+	n, err := w.TrySend(a, b)
+	if err != nil {
+		t.Fatalf("TrySend = %d, %v", n, err)
+	}
+	if n >= len(a)+len(b) {
+		t.Fatalf("TrySend took all %d bytes into socket buffers; the test needs more data", n)
+	}
+	if n2, err := w.TrySend(a, b); n2 != 0 || err != nil {
+		t.Fatalf("TrySend on a full socket = %d, %v; want 0, nil", n2, err)
+	}
+	got := make([]byte, n)
+	if _, err := io.ReadFull(s, got); err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]byte(nil), a...), b...)[:n]
+	if !bytes.Equal(got, want) {
+		t.Fatal("the bytes TrySend reported do not arrive as a then b")
 	}
 }
