@@ -50,9 +50,8 @@ type conn struct {
 	resumed bool
 	// parked: park handed the connection to the poller; this goroutine lets go of it.
 	parked bool
-	// looped: the readiness loop owns the connection (loop_linux.go); lp is its state there.
-	looped bool
-	lp     loopState
+	// lp is the connection's state in the readiness loop (loop_linux.go).
+	lp loopState
 	// small is the read buffer of an idle keep-alive connection (see idleReadBuf).
 	small   [256]byte
 	onSmall bool
@@ -71,7 +70,7 @@ func (c *conn) attach(cl *session) {
 	s, nc := cl.s, cl.nc
 	c.s, c.c, c.cl = s, nc, cl
 	c.nreq, c.handedOff, c.closeAfter, c.onSmall = cl.nreq, false, false, false
-	c.resumed, c.parked, c.looped = false, false, false
+	c.resumed, c.parked = false, false
 	c.dl = deadline{d: s.o.StallTimeout}
 	c.br = reader{c: nc}
 	c.cw = writer{c: nc, dl: &c.dl}
@@ -157,15 +156,10 @@ func (c *conn) setActive() bool {
 	return st.CompareAndSwap(stateIdle, stateActive) || st.Load() == stateActive
 }
 
-// serve runs the connection's requests one after the other, until the connection
-// ends or is parked.
-func (c *conn) serve() {
-	c.serveRest()
-}
-
-// serveRest serves requests until the connection ends, then closes it unless another
-// owner has it. It returns false when the loop took the connection: the caller may
-// not touch c any more.
+// serveRest runs the connection's requests one after the other until the connection
+// ends, then closes it unless another owner has it (Fallback, or parked). It returns
+// false when the readiness loop took the connection: the caller may not touch c any
+// more.
 func (c *conn) serveRest() bool {
 	for {
 		switch c.next() {
@@ -189,7 +183,7 @@ const (
 	nextGone        // the readiness loop took it (loop_linux.go): hands off
 )
 
-// next reads, routes and serves one request; false ends the connection.
+// next reads, routes and serves one request and says what became of the connection.
 func (c *conn) next() int {
 	s, b := c.s, &c.br
 	if b.r > 0 { // the previous request's views are dead: compact its leftovers down

@@ -98,15 +98,11 @@ type upLoop struct {
 	owner *conn
 }
 
-// loopSupported reports whether Servers run keep-alive exchanges in the loop:
-// Linux with a working poller group, unless GANTRY_H1_LOOP=off (kept for A/B runs).
-func loopSupported() bool {
-	if os.Getenv("GANTRY_H1_LOOP") == "off" {
-		return false
-	}
-	_, err := netpoll.Shared()
-	return err == nil
-}
+// loopSupported reports whether Servers run keep-alive exchanges in the loop: on
+// Linux unless GANTRY_H1_LOOP=off (kept for A/B runs). The pollers start with the
+// first connection that enters the loop; where they cannot, connections stay on
+// their goroutines (session.poller).
+func loopSupported() bool { return os.Getenv("GANTRY_H1_LOOP") != "off" }
 
 // loopSession is a session as the handler of its client registration in the loop.
 type loopSession session
@@ -170,7 +166,7 @@ func (c *conn) enterLoop() bool {
 		return false
 	}
 	c.lp.io = io
-	cl.reg, cl.lc, c.looped = reg, c, true
+	cl.reg, cl.lc = reg, c
 	s.startSweeper()
 	c.loopRead()
 	return true
@@ -606,7 +602,7 @@ func (c *conn) handover(at int) {
 		}
 	}
 	_ = cl.reg.Remove()
-	cl.reg, cl.lc, c.looped = nil, nil, false
+	cl.reg, cl.lc = nil, nil
 	if closed {
 		_ = c.c.Close() // forceClose marked it: the goroutine's calls fail and it ends
 	}
@@ -618,7 +614,7 @@ func (c *conn) loopClose() {
 	cl, s := c.cl, c.s
 	cl.state.Store(stateClosed)
 	_ = cl.reg.Remove()
-	cl.reg, cl.lc, c.looped = nil, nil, false
+	cl.reg, cl.lc = nil, nil
 	_ = c.c.Close()
 	s.mu.Lock()
 	delete(s.conns, cl)
@@ -669,9 +665,6 @@ func (u *upConn) clearDeadlines() {
 // loopRegister registers a newly dialled upstream connection with a poller, so loop
 // exchanges can wait on it; without a descriptor it stays off the loop.
 func (u *upConn) loopRegister() {
-	if !u.loopable {
-		return
-	}
 	g, err := netpoll.Shared()
 	if err != nil {
 		return

@@ -12,15 +12,13 @@ const (
 	stateLoopPending
 )
 
-type loopState struct{ rest []byte }
+type loopState struct{}
 
 type upLoop struct{ reg *netpoll.Registration }
 
 func loopSupported() bool { return false }
 
 func (c *conn) enterLoop() bool { return false }
-
-func (s *Server) serveFrom(c *conn, at int) {}
 
 func (u *upConn) loopRegister() {}
 

@@ -135,7 +135,7 @@ func (cl *session) dispose() {
 	_ = cl.reg.Remove()
 	_ = cl.nc.Close()
 	if c := cl.lc; c != nil { // idle in the readiness loop: its conn goes back too
-		cl.lc, c.looped = nil, false
+		cl.lc = nil
 		c.release()
 	}
 }

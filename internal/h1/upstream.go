@@ -30,9 +30,8 @@ type upConn struct {
 	// armed: the response-head read deadline is set already (flushAwait set it before
 	// the wait).
 	armed bool
-	// loopable: register with the readiness loop when dialled; lp is its state there.
-	loopable bool
-	lp       upLoop
+	// lp is the connection's state in the readiness loop (loop_linux.go).
+	lp upLoop
 }
 
 // fastHead is how soon a response head must follow the request for the connection's
@@ -158,7 +157,6 @@ func (p *upstreamPool) dial(addr string, timeout time.Duration) (*upConn, error)
 	u.br.buf = u.small[:]
 	u.initAwait()
 	if p.loop {
-		u.loopable = true
 		u.loopRegister()
 	}
 	return u, nil
