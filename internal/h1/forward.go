@@ -163,19 +163,8 @@ func (f *forwarder) try(t *balancer.Target, more bool) (again bool, next *balanc
 		t.State.Begin()
 	}
 	failed := true
-	defer func() {
-		if t.State != nil {
-			rtt := res.Upstream
-			if rtt == 0 {
-				rtt = time.Since(start)
-			}
-			t.State.End(rtt, failed)
-		}
-		if d.Observer != nil {
-			d.Observer.Observe(t, failed)
-		}
-	}()
-	resend := f.replay && (idempotent(f.method) || d.Retry.NonIdempotent)
+	defer func() { f.endTry(t, start, failed) }()
+	resend := f.resendable()
 	ct := d.ConnectTimeout
 	if ct <= 0 {
 		ct = s.o.ConnectTimeout
@@ -185,21 +174,11 @@ func (f *forwarder) try(t *balancer.Target, more bool) (again bool, next *balanc
 	}
 	sent := true // the whole request body reached the upstream
 	for attempt := 0; ; attempt++ {
+		var werr error // writing the request (when the engine holds it whole) failed
 		if resumed && attempt == 0 {
 			// The loop sent the head (any rest is in f.uw) and waited: finish the write
 			// here, then read the answer.
-			if err := f.uw.flush(); err != nil {
-				u.close()
-				u = nil
-				if !isTimeout(err) {
-					continue // nothing was delivered: once more, fresh
-				}
-				if more && d.Retry.OnConnect {
-					return true, nil, problem.UpstreamConnect, err
-				}
-				f.down.problem(problem.UpstreamConnect, err)
-				return false, nil, problem.UpstreamConnect, err
-			}
+			werr = f.uw.flush()
 		} else {
 			if u == nil {
 				var err error
@@ -219,18 +198,7 @@ func (f *forwarder) try(t *balancer.Target, more bool) (again bool, next *balanc
 			f.uw.buf = f.down.appendRequestHead(f.uw.buf[:0], t)
 			if f.replay {
 				_ = f.uw.write(f.body)
-				if err := f.flushAwait(u); err != nil {
-					u.close()
-					u = nil
-					if attempt == 0 && !isTimeout(err) {
-						continue // a stale pooled conn (or a reset fresh one): nothing was delivered
-					}
-					if more && d.Retry.OnConnect {
-						return true, nil, problem.UpstreamConnect, err
-					}
-					f.down.problem(problem.UpstreamConnect, err)
-					return false, nil, problem.UpstreamConnect, err
-				}
+				werr = f.flushAwait(u)
 			} else {
 				cerr, uerr := f.down.sendBody(&f.uw)
 				if cerr != nil {
@@ -245,6 +213,18 @@ func (f *forwarder) try(t *balancer.Target, more bool) (again bool, next *balanc
 					sent = false
 				}
 			}
+		}
+		if werr != nil {
+			u.close()
+			u = nil
+			if attempt == 0 && !isTimeout(werr) {
+				continue // a stale pooled conn (or a reset fresh one): nothing was delivered
+			}
+			if more && d.Retry.OnConnect {
+				return true, nil, problem.UpstreamConnect, werr
+			}
+			f.down.problem(problem.UpstreamConnect, werr)
+			return false, nil, problem.UpstreamConnect, werr
 		}
 		if u.fast {
 			u.takeBuf()
@@ -281,6 +261,27 @@ func (f *forwarder) try(t *balancer.Target, more bool) (again bool, next *balanc
 	}
 	f.relay(u, sent)
 	return false, nil, problem.Problem{}, nil
+}
+
+// endTry reports a try's outcome to the target's state and the Decision's observer.
+// The readiness loop ends the tries it finishes itself the same way.
+func (f *forwarder) endTry(t *balancer.Target, start time.Time, failed bool) {
+	if t.State != nil {
+		rtt := f.res.Upstream
+		if rtt == 0 {
+			rtt = time.Since(start)
+		}
+		t.State.End(rtt, failed)
+	}
+	if f.d.Observer != nil {
+		f.d.Observer.Observe(t, failed)
+	}
+}
+
+// resendable reports whether the request may be sent again on a retry: its body (if
+// any) is held whole, and its method is idempotent or the route allows it anyway.
+func (f *forwarder) resendable() bool {
+	return f.replay && (idempotent(f.method) || f.d.Retry.NonIdempotent)
 }
 
 func inList(v int, list []int) bool {

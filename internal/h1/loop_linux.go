@@ -464,8 +464,7 @@ func (c *conn) loopAnswer(u *upConn) bool {
 		c.handover(hoSent)
 		return true
 	}
-	if d.Retry.Attempts > 1 && len(d.Retry.OnStatus) > 0 && inList(p.status, d.Retry.OnStatus) &&
-		(idempotent(f.method) || d.Retry.NonIdempotent) {
+	if d.Retry.Attempts > 1 && inList(p.status, d.Retry.OnStatus) && f.resendable() {
 		c.handover(hoSent) // the goroutine weighs the retry
 		return true
 	}
@@ -494,14 +493,7 @@ func (c *conn) loopAnswer(u *upConn) bool {
 	body := b.buf[end:need]
 	b.r = need
 	res.BytesOut += int64(len(body))
-	if t := res.Target; t != nil {
-		if t.State != nil {
-			t.State.End(res.Upstream, failed)
-		}
-		if d.Observer != nil {
-			d.Observer.Observe(t, failed)
-		}
-	}
+	f.endTry(res.Target, lp.start, failed)
 	u.lp.owner = nil
 	u.lp.state.Store(upNone)
 	lp.u = nil
