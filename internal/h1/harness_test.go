@@ -135,6 +135,12 @@ func engineWith(t testing.TB, o Options, setup func(*Server)) (*Server, string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return engineOn(t, ln, o, setup)
+}
+
+// engineOn is engineWith serving ln (a wrapper of a loopback listener, say).
+func engineOn(t testing.TB, ln net.Listener, o Options, setup func(*Server)) (*Server, string) {
+	t.Helper()
 	if o.ReadHeaderTimeout == 0 {
 		o.ReadHeaderTimeout = 2 * time.Second
 	}
@@ -159,12 +165,18 @@ func engineWith(t testing.TB, o Options, setup func(*Server)) (*Server, string) 
 // proxyTo starts an engine forwarding to the given upstream addresses.
 func proxyTo(t *testing.T, route func(*Request, *Decision), addrs ...string) (*Server, string, *testHandler) {
 	t.Helper()
+	return proxyWith(t, route, nil, addrs...)
+}
+
+// proxyWith is proxyTo with engineWith's hook.
+func proxyWith(t *testing.T, route func(*Request, *Decision), setup func(*Server), addrs ...string) (*Server, string, *testHandler) {
+	t.Helper()
 	p := &listPicker{}
 	for _, a := range addrs {
 		p.targets = append(p.targets, newTarget(a))
 	}
 	h := &testHandler{picker: p, route: route, done: make(chan Result, 64)}
-	s, addr := engine(t, Options{Handler: h})
+	s, addr := engineWith(t, Options{Handler: h}, setup)
 	return s, addr, h
 }
 

@@ -5,7 +5,6 @@ package h1
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -46,19 +45,20 @@ func (e *events) String() string {
 // loopProxy is proxyTo with the loop's events recorded; it skips where there is no loop.
 func loopProxy(t *testing.T, route func(*Request, *Decision), addrs ...string) (string, *events) {
 	t.Helper()
-	p := &listPicker{}
-	for _, a := range addrs {
-		p.targets = append(p.targets, newTarget(a))
-	}
-	h := &testHandler{picker: p, route: route}
 	ev := &events{evs: map[string]int{}}
-	_, addr := engineWith(t, Options{Handler: h}, func(s *Server) {
+	_, addr, _ := proxyWith(t, route, ev.record(t), addrs...)
+	return addr, ev
+}
+
+// record is an engine hook that records the loop's events in e; it skips the test
+// where there is no loop.
+func (e *events) record(t *testing.T) func(*Server) {
+	return func(s *Server) {
 		if !s.loop {
 			t.Skip("no readiness loop for HTTP/1.1 here")
 		}
-		s.trace = ev.add
-	})
-	return addr, ev
+		s.trace = e.add
+	}
 }
 
 func TestLoopServesKeepAlive(t *testing.T) {
@@ -322,21 +322,11 @@ func TestLoopClientStopsReading(t *testing.T) {
 	})
 	ev := &events{evs: map[string]int{}}
 	h := &testHandler{picker: &listPicker{targets: []*balancer.Target{newTarget(up.addr())}}}
-	s := NewServer(Options{Handler: h, ReadHeaderTimeout: 2 * time.Second})
-	if !s.loop {
-		t.Skip("no readiness loop for HTTP/1.1 here")
-	}
-	s.trace = ev.add
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = s.Serve(smallSendBuf{ln}) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
+	_, addr := engineOn(t, smallSendBuf{ln}, Options{Handler: h}, ev.record(t))
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
@@ -347,7 +337,7 @@ func TestLoopClientStopsReading(t *testing.T) {
 		}
 		return serr
 	}}
-	nc, err := d.Dial("tcp", ln.Addr().String())
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
