@@ -470,11 +470,7 @@ func (f *forwarder) relay(u *upConn, sent bool) {
 		f.down.cut(err)
 		return
 	}
-	if p.close || mode == modeClose || !sent {
-		u.close()
-		return
-	}
-	f.s.pool.put(u, time.Now())
+	f.s.pool.release(u, p.close || mode == modeClose || !sent)
 }
 
 // copyLength relays a body of left bytes. The client writes the bytes from where they

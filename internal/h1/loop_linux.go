@@ -303,7 +303,6 @@ func (c *conn) loopForward() {
 		// rest (or fails, and retries on a fresh connection, as for any try).
 		k := copy(f.uw.buf, f.uw.buf[n:])
 		f.uw.buf = f.uw.buf[:k]
-		c.lp.wait.Store(nil)
 		c.handover(hoSent)
 		return
 	}
@@ -522,12 +521,12 @@ func (c *conn) loopAnswer(u *upConn) bool {
 		}
 		lp.rest = rest
 		c.cw.buf = c.cw.buf[:0]
-		c.putUpstream(u, p.close)
+		s.pool.release(u, p.close)
 		c.handover(hoFinish)
 		return true
 	}
 	c.cw.buf = c.cw.buf[:0]
-	c.putUpstream(u, p.close)
+	s.pool.release(u, p.close)
 	if c.closeAfter || s.shutting.Load() {
 		c.handover(hoFinish) // the goroutine says Done and closes with a linger
 		return true
@@ -535,14 +534,6 @@ func (c *conn) loopAnswer(u *upConn) bool {
 	s.o.Handler.Done(&c.req, d, res)
 	c.loopNext()
 	return true
-}
-
-func (c *conn) putUpstream(u *upConn, closeIt bool) {
-	if closeIt {
-		u.close()
-		return
-	}
-	c.s.pool.put(u, time.Now())
 }
 
 // loopNext ends an exchange in the loop: the next request is read if the client sent

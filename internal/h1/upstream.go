@@ -162,6 +162,17 @@ func (p *upstreamPool) dial(addr string, timeout time.Duration) (*upConn, error)
 	return u, nil
 }
 
+// release ends an exchange's use of u: closed when closeIt (the upstream said close,
+// or the exchange cannot tell where the connection's next response starts), else
+// pooled.
+func (p *upstreamPool) release(u *upConn, closeIt bool) {
+	if closeIt {
+		u.close()
+		return
+	}
+	p.put(u, time.Now())
+}
+
 // put returns a connection whose last response was read completely.
 func (p *upstreamPool) put(u *upConn, now time.Time) {
 	if p.maxIdle < 0 || u.br.r != u.br.w { // unsolicited bytes after a response: unusable
