@@ -83,12 +83,12 @@
 // goroutine of its own, and hand anything else to a new goroutine running the code
 // above at a request boundary, after Route, after the request head went upstream, or
 // before Done; the connection returns to the loop at its next idle moment. Without the
-// loop (other platforms, GANTRY_H1_LOOP=off), a keep-alive connection that stays idle
-// with nothing buffered for about a second is parked (connections accepted by Serve
-// whose net.Conn implements syscall.Conn, so never TLS): its goroutine ends, its working
-// state returns to a pool, and the socket waits in internal/netpoll; readiness starts a
-// new goroutine. In both cases a per-Server
-// sweeper goroutine enforces IdleTimeout while connections are parked (park.go). The
+// loop (GANTRY_H1_LOOP=off), a keep-alive connection that stays idle with nothing
+// buffered for about a second is parked instead: its goroutine ends, its working state
+// returns to a pool, and the socket waits in internal/netpoll; readiness starts a new
+// goroutine. Either way only connections accepted by Serve whose net.Conn implements
+// syscall.Conn (so never TLS) leave their goroutine, other platforms have neither, and
+// a per-Server sweeper goroutine enforces IdleTimeout for those that did (park.go). The
 // upstream pool is shared by all connections of a Server (a mutex per Server, held
 // only for slice pushes and pops) and one janitor goroutine closes expired idle
 // upstream connections. A Server is safe for concurrent use; Request, Decision and

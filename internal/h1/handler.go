@@ -17,10 +17,11 @@ type Handler interface {
 	// is read. It must not block or do I/O; it fills d (reset by the engine before the
 	// call). req and d are valid until Done returns.
 	Route(req *Request, d *Decision)
-	// Done (which, like Route, must not block) is called once per request that got (or failed to get) a response, after
-	// the exchange ended, including requests the parser rejected (then Route was not
-	// called, req may be partly filled and d.Kind is Answer). It is not called for a
-	// request handed to Options.Fallback: net/http accounts for that one.
+	// Done (which, like Route, must not block) is called once per request that got
+	// (or failed to get) a response, after the exchange ended, including requests the
+	// parser rejected (then Route was not called, req may be partly filled and d.Kind
+	// is Answer). It is not called for a request handed to Options.Fallback: net/http
+	// accounts for that one.
 	Done(req *Request, d *Decision, r *Result)
 }
 
