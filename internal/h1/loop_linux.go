@@ -86,7 +86,16 @@ type loopState struct {
 	// hup: the readiness that started this exchange said the peer's side is closed.
 	hup  bool
 	rest []byte // response bytes the client socket did not take (hoFinish)
+	// cur is the poller whose goroutine runs the exchange now (set where a Ready
+	// enters it), nil where another goroutine does (the one that entered the loop, the
+	// timer's): on a poller, the upstream request waits for the end of the batch.
+	cur *netpoll.Poller
 }
+
+// sendUp is the deferred send of the request head upstream (loopForward).
+type sendUp conn
+
+func (x *sendUp) Flush() { (*conn)(x).loopSendUp() }
 
 // upLoop is an upstream connection's part in the loop: its registration (every
 // connection the pool dials is registered, readiness is ignored while no loop
@@ -118,6 +127,7 @@ func (h *loopSession) Ready(ev netpoll.Events) {
 				// The peer's end came with (or right after) a request: read again after
 				// the exchange instead of idling, so the end is not left unseen.
 				c.lp.hup = ev&netpoll.Hangup != 0
+				c.lp.cur = cl.reg.Poller()
 				c.loopRead()
 				return
 			}
@@ -165,7 +175,7 @@ func (c *conn) enterLoop() bool {
 		}
 		return false
 	}
-	c.lp.io = io
+	c.lp.io, c.lp.cur = io, nil
 	cl.reg, cl.lc = reg, c
 	s.startSweeper()
 	c.loopRead()
@@ -297,6 +307,24 @@ func (c *conn) loopForward() {
 	u.lp.owner = c
 	u.lp.state.Store(upBusy)
 	c.armWait(u, now, rht)
+	if lp.cur != nil {
+		// Sent with the batch's other requests: a backend that sleeps is woken once
+		// for all of them rather than once per request (docs/performance.md). Until
+		// then the exchange is as if sent and waiting: the client's readiness marks it
+		// pending, and the timer finds u busy and looks again later.
+		lp.cur.Defer((*sendUp)(c))
+		if s.trace != nil {
+			s.trace("deferred")
+		}
+		return
+	}
+	c.loopSendUp()
+}
+
+// loopSendUp sends the request head on the exchange's upstream connection and waits
+// for the answer.
+func (c *conn) loopSendUp() {
+	f, u := &c.f, c.lp.u
 	n, err := u.lp.io.TrySend(f.uw.buf, nil)
 	if err != nil || n < len(f.uw.buf) {
 		// A stale pooled connection, or a full socket buffer: the goroutine writes the
@@ -375,6 +403,7 @@ func (c *conn) rearm(at, now int64) {
 func (u *upConn) giveBack() {
 	if !u.lp.state.CompareAndSwap(upBusy, upWaiting) {
 		u.lp.state.Store(upBusy)
+		u.lp.owner.lp.cur = nil
 		u.lp.owner.loopResponse(u)
 	}
 }
@@ -387,6 +416,7 @@ func (u *upConn) Ready(netpoll.Events) {
 		switch st := u.lp.state.Load(); st {
 		case upWaiting:
 			if u.lp.state.CompareAndSwap(upWaiting, upBusy) {
+				u.lp.owner.lp.cur = u.lp.reg.Poller()
 				u.lp.owner.loopResponse(u)
 				return
 			}

@@ -25,7 +25,8 @@ type Server struct {
 	// loop: idle keep-alive connections go to the readiness loop, which runs their
 	// common exchanges itself (loop_linux.go); parking is then never reached.
 	loop bool
-	// trace, set by tests before Serve, hears what the loop did ("answered", or a
+	// trace, set by tests before Serve, hears what the loop did ("answered",
+	// "deferred" for an upstream send put off to the end of the poller's batch, or a
 	// handover point, see hoNames).
 	trace func(ev string)
 

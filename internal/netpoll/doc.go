@@ -30,6 +30,11 @@
 // generation check, so a descriptor number reused by a new registration never
 // receives its predecessor's events.
 //
+// Deferred work: a Ready may put work off to the end of its batch (Poller.Defer);
+// it runs on the poller's goroutine after the batch's last Ready, before the poller
+// waits again. The HTTP/1.1 loop sends its upstream requests that way, so a batch's
+// requests reach a sleeping backend together and wake it once.
+//
 // Descriptors registered here are usually also registered with the Go runtime's
 // poller (a net.Conn's); that is harmless (both get the edge). Callers that take a
 // descriptor over completely (internal/l4) detach it from the runtime first, see

@@ -26,6 +26,11 @@ type Handler interface {
 	Ready(ev Events)
 }
 
+// Deferred is work a handler puts off to the end of its poller's batch (Poller.Defer).
+type Deferred interface {
+	Flush()
+}
+
 // ErrUnsupported is returned by New on platforms without a readiness loop; callers
 // keep their goroutine-per-connection path there.
 var ErrUnsupported = errors.New("netpoll: not supported on " + runtime.GOOS)

@@ -43,6 +43,10 @@ type Poller struct {
 	free   []uint32
 	closed bool
 	done   chan struct{}
+
+	// deferred is what handlers of the current batch put off to its end (Defer);
+	// only the poller's goroutine touches it.
+	deferred []Deferred
 }
 
 // wakeIndex marks the eventfd's event.
@@ -282,6 +286,7 @@ func (p *Poller) loop() {
 					closed := p.closed
 					p.mu.Unlock()
 					if closed {
+						p.flush()
 						stop = true
 						return true
 					}
@@ -291,6 +296,7 @@ func (p *Poller) loop() {
 					r.h.Ready(fromEpoll(e.Events))
 				}
 			}
+			p.flush()
 			if n < len(events) {
 				return false
 			}
@@ -301,6 +307,30 @@ func (p *Poller) loop() {
 			return
 		}
 	}
+}
+
+// Poller returns the poller r is registered with.
+func (r *Registration) Poller() *Poller { return r.p }
+
+// Defer puts d off to the end of the batch of events p's goroutine is handling:
+// d.Flush runs after every Ready of the batch and before the next epoll_wait (or the
+// park), in the order deferred; what a Flush defers runs in the same round. Only a
+// Ready (or a Flush) running on p's goroutine may call it.
+//
+// What it is for: a handler that sends to a peer which will answer (an HTTP/1.1
+// request to an upstream) wakes that peer if it sleeps. Sent one per event, the
+// sends of one batch each find the peer asleep again; sent together at the end, they
+// wake it once (see docs/performance.md).
+func (p *Poller) Defer(d Deferred) { p.deferred = append(p.deferred, d) }
+
+// flush runs the deferred work of the batch that just ended.
+func (p *Poller) flush() {
+	for i := 0; i < len(p.deferred); i++ {
+		d := p.deferred[i]
+		p.deferred[i] = nil
+		d.Flush()
+	}
+	p.deferred = p.deferred[:0]
 }
 
 // epollWait polls without blocking. RawSyscall: a call that never blocks needs no

@@ -41,6 +41,12 @@ func (r *Registration) Forget() {}
 // FD returns -1 on this platform.
 func (r *Registration) FD() int { return -1 }
 
+// Poller returns nil on this platform.
+func (r *Registration) Poller() *Poller { return nil }
+
+// Defer does nothing on this platform (no Ready ever runs).
+func (p *Poller) Defer(d Deferred) {}
+
 // Close does nothing on this platform.
 func (p *Poller) Close() error { return nil }
 

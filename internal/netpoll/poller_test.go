@@ -309,3 +309,103 @@ func TestAddToReuse(t *testing.T) {
 	}
 	waitEvent(t, h2, Readable)
 }
+
+// logDefer is deferred work that reports itself on a channel, and defers next (if
+// any) from its Flush.
+type logDefer struct {
+	name string
+	log  chan string
+	p    *Poller
+	next *logDefer
+}
+
+func (d *logDefer) Flush() {
+	d.log <- "flush:" + d.name
+	if d.next != nil {
+		d.p.Defer(d.next)
+	}
+}
+
+// deferHandler logs its Ready and defers its work.
+type deferHandler struct {
+	name string
+	log  chan string
+	p    *Poller
+	d    *logDefer
+}
+
+func (h *deferHandler) Ready(Events) {
+	h.log <- "ready:" + h.name
+	h.p.Defer(h.d)
+}
+
+// gateHandler blocks its poller until the test opens the gate.
+type gateHandler struct{ entered, gate chan struct{} }
+
+func (h *gateHandler) Ready(Events) {
+	h.entered <- struct{}{}
+	<-h.gate
+}
+
+// Deferred work runs after every Ready of its batch, before the poller waits again
+// (nothing else happens after the batch here: a poller that only flushed on its next
+// wake-up would never run it), and work deferred by a Flush runs in the same round.
+func TestDeferRunsAtBatchEnd(t *testing.T) {
+	t.Parallel()
+	p := newPoller(t)
+	log := make(chan string, 16)
+	gc, gs := testbackend.TCPPair(t)
+	g := &gateHandler{entered: make(chan struct{}), gate: make(chan struct{})}
+	if _, err := p.Add(detached(t, gs), Readable, false, g); err != nil {
+		t.Fatal(err)
+	}
+	var clients []net.Conn
+	for _, name := range []string{"a", "b"} {
+		c, s := testbackend.TCPPair(t)
+		d := &logDefer{name: name, log: log, p: p}
+		if name == "a" {
+			d.next = &logDefer{name: "a-again", log: log, p: p}
+		}
+		h := &deferHandler{name: name, log: log, p: p, d: d}
+		if _, err := p.Add(detached(t, s), Readable, false, h); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	// Hold the poller inside the gate's Ready, make both sockets readable, then let it
+	// go: its next epoll_wait returns both in one batch.
+	if _, err := gc.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered
+	for _, c := range clients {
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(g.gate)
+	var got []string
+	for len(got) < 5 {
+		select {
+		case e := <-log:
+			got = append(got, e)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("after %q: nothing more within 5s (deferred work not run before the poller waited)", got)
+		}
+	}
+	pos := map[string]int{}
+	for i, e := range got {
+		pos[e] = i
+	}
+	for _, e := range []string{"ready:a", "ready:b", "flush:a", "flush:b", "flush:a-again"} {
+		if _, ok := pos[e]; !ok {
+			t.Fatalf("log %q lacks %s", got, e)
+		}
+	}
+	if max(pos["ready:a"], pos["ready:b"]) > min(pos["flush:a"], pos["flush:b"]) {
+		t.Fatalf("log %q: a Flush ran before the batch's last Ready", got)
+	}
+	if pos["flush:a-again"] < pos["flush:a"] || pos["flush:a-again"] < pos["flush:b"] {
+		t.Fatalf("log %q: work deferred by a Flush ran before the batch's earlier work", got)
+	}
+}
