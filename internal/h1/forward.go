@@ -170,7 +170,7 @@ func (f *forwarder) try(t *balancer.Target, more bool) (again bool, next *balanc
 		ct = s.o.ConnectTimeout
 	}
 	if !resumed {
-		u = s.pool.get(t.Addr, start)
+		u = s.pool.get(t.Addr, start, nil)
 	}
 	sent := true // the whole request body reached the upstream
 	for attempt := 0; ; attempt++ {

@@ -282,7 +282,7 @@ func (c *conn) loopForward() {
 	res.Tries++
 	res.Target = t
 	now := time.Now()
-	u := s.pool.get(t.Addr, now)
+	u := s.pool.get(t.Addr, now, c.lp.cur)
 	if u == nil || u.lp.reg == nil {
 		if u != nil {
 			s.pool.put(u, u.idleAt)

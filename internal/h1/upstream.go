@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gantrygw/gantry/internal/netpoll"
 	"github.com/gantrygw/gantry/internal/rawio"
 )
 
@@ -107,6 +108,10 @@ type upstreamPool struct {
 	dialer  net.Dialer
 }
 
+// nearScan is how many of the newest idle connections get looks at for one its
+// caller's poller serves.
+const nearScan = 8
+
 func newUpstreamPool(maxIdle int, timeout, stall time.Duration) *upstreamPool {
 	return &upstreamPool{
 		hosts: map[string][]*upConn{}, maxIdle: maxIdle, timeout: timeout, stall: stall,
@@ -115,8 +120,12 @@ func newUpstreamPool(maxIdle int, timeout, stall time.Duration) *upstreamPool {
 }
 
 // get returns a pooled connection to addr, checking that the upstream has not closed
-// it meanwhile, or nil.
-func (p *upstreamPool) get(addr string, now time.Time) *upConn {
+// it meanwhile, or nil. The newest idle one is taken (the others may time out), or,
+// with near, one of the few newest that near's goroutine serves: an exchange the
+// readiness loop runs then reads its answer on the poller that sent its request,
+// which batches the answers with that poller's next requests (as nginx keeps its idle
+// upstream connections per worker; docs/performance.md).
+func (p *upstreamPool) get(addr string, now time.Time, near *netpoll.Poller) *upConn {
 	for {
 		p.mu.Lock()
 		list := p.hosts[addr]
@@ -124,9 +133,18 @@ func (p *upstreamPool) get(addr string, now time.Time) *upConn {
 			p.mu.Unlock()
 			return nil
 		}
-		u := list[len(list)-1]
-		list[len(list)-1] = nil
-		p.hosts[addr] = list[:len(list)-1]
+		i := len(list) - 1
+		if near != nil {
+			for j := i; j >= max(0, i-nearScan+1); j-- {
+				if r := list[j].lp.reg; r != nil && r.Poller() == near {
+					list[i], list[j] = list[j], list[i]
+					break
+				}
+			}
+		}
+		u := list[i]
+		list[i] = nil
+		p.hosts[addr] = list[:i]
 		p.mu.Unlock()
 		if now.Sub(u.idleAt) >= p.timeout {
 			u.close()
