@@ -3,11 +3,13 @@
 package h1
 
 import (
+	"io"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/gantrygw/gantry/internal/netpoll"
+	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
 type ignoreReady struct{}
@@ -19,20 +21,8 @@ func (ignoreReady) Ready(netpoll.Events) {}
 // its; without one, the newest.
 func TestPoolGetNear(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
+	// The upstream holds each connection until the pool's side closes it.
+	addr := testbackend.ServeConns(t, testbackend.Listen(t), func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
 	var ps [2]*netpoll.Poller
 	for i := range ps {
 		p, err := netpoll.New()
@@ -49,7 +39,7 @@ func TestPoolGetNear(t *testing.T) {
 		var us []*upConn
 		now := time.Now()
 		for _, k := range on {
-			u, err := pool.dial(ln.Addr().String(), time.Second)
+			u, err := pool.dial(addr, time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +55,6 @@ func TestPoolGetNear(t *testing.T) {
 		}
 		return us
 	}
-	addr := ln.Addr().String()
 	drain := func() {
 		for u := pool.get(addr, time.Now(), nil); u != nil; u = pool.get(addr, time.Now(), nil) {
 			u.close()
@@ -73,12 +62,16 @@ func TestPoolGetNear(t *testing.T) {
 	}
 
 	us := fill(1, 1, 0, 1, 1, 1, 1, 1, 1) // ps[0]'s is 7th newest: within reach
-	if got := pool.get(addr, time.Now(), ps[0]); got != us[2] {
-		t.Errorf("get near ps[0] = conn %p, want its own %p", got, us[2])
+	got := pool.get(addr, time.Now(), ps[0])
+	if got != us[2] {
+		t.Fatalf("get near ps[0] = conn %p, want its own %p", got, us[2])
 	}
-	if got := pool.get(addr, time.Now(), ps[1]); got == nil || got.lp.reg.Poller() != ps[1] {
-		t.Errorf("get near ps[1] = %v, want one of ps[1]'s", got)
+	got2 := pool.get(addr, time.Now(), ps[1])
+	if got2 == nil || got2.lp.reg.Poller() != ps[1] {
+		t.Fatalf("get near ps[1] = %v, want one of ps[1]'s", got2)
 	}
+	got.close()
+	got2.close()
 	drain()
 
 	us = fill(0, 1, 1, 1, 1, 1, 1, 1, 1) // ps[0]'s is 9th newest: out of reach
