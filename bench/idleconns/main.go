@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command idleconns measures what an idle HTTP/1.1 keep-alive client connection costs
 // a running gantry: it starts `gantry proxy` in front of a loopback backend, opens N
 // connections that each complete one request and then stay idle, and reports the
