@@ -246,10 +246,20 @@ func (r *pollRelay) idleTick(limit int) {
 	}
 }
 
+// ready handles one side's readiness. A session that ends here is released (run
+// returns, and the session may be pooled and reused) only as ready returns: finish
+// runs deep inside pump, and the code after a pump still reads r.
 func (r *pollRelay) ready(side int, ev netpoll.Events) {
 	if r.over {
 		return
 	}
+	r.step(side, ev)
+	if r.over {
+		r.wg.Done() // the last touch of r on this goroutine
+	}
+}
+
+func (r *pollRelay) step(side int, ev netpoll.Events) {
 	if r.aborted.Load() {
 		r.finish(nil)
 		return
@@ -399,7 +409,7 @@ func (r *pollRelay) took(dir *pollDir, n int, err error) int {
 }
 
 // finish ends the session on the poller goroutine: err nil means both directions
-// ended cleanly (unless an abort gave a reason).
+// ended cleanly (unless an abort gave a reason). ready releases it to run.
 func (r *pollRelay) finish(err error) {
 	r.over = true
 	r.mu.Lock()
@@ -429,5 +439,4 @@ func (r *pollRelay) finish(err error) {
 		err = &net.OpError{Op: "relay", Net: "tcp", Err: err}
 	}
 	r.err = err
-	r.wg.Done()
 }
