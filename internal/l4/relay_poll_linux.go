@@ -3,9 +3,11 @@
 package l4
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -19,6 +21,10 @@ const pollBufSize = 64 << 10
 
 // heldPool holds buffers a direction keeps while its destination cannot take more.
 var heldPool = sync.Pool{New: func() any { b := make([]byte, pollBufSize); return &b }}
+
+// errSpliceStuck ends a session whose pipe would not drain: a splice out of a pipe
+// holding bytes moved none and reported no error.
+var errSpliceStuck = errors.New("splice from a non-empty pipe moved nothing")
 
 // pollerState is what the sessions of one poller share. Everything in it is used only
 // on that poller's goroutine (Ready never runs concurrently for one poller), so a
@@ -113,10 +119,10 @@ type pollRelay struct {
 	wg      sync.WaitGroup
 
 	// active is set by the poller when bytes move and cleared by the idle sweeper,
-	// which counts the ticks it found it clear in idleTicks (sweeper-owned).
-	active    atomic.Uint32
-	idleTicks int
-	aborted   atomic.Bool
+	// which notes in seenActive when it last found it set (sweeper-owned).
+	active     atomic.Uint32
+	seenActive time.Time
+	aborted    atomic.Bool
 
 	mu       sync.Mutex // guards live, abortErr and the descriptors' lifetime against abort
 	live     bool
@@ -227,21 +233,24 @@ func (r *pollRelay) abort(err error) {
 	r.mu.Unlock()
 }
 
-// idleTick is called by the sweeper every tick; after limit ticks in a row without
-// bytes moved, the session is aborted with ErrIdle. Sessions not relaying yet (still
-// dialing) do not age.
-func (r *pollRelay) idleTick(limit int) {
+// idleTick is called by the sweeper at each tick, now being the tick's time: a
+// session that moved no byte for idle since a tick found it active is aborted with
+// ErrIdle. Every byte moved before that tick, so the session was idle at least that
+// long. (Counting ticks instead closed a session early when a tick ran late: the
+// ticks after it came sooner, and one run closed a session after 290 ms of a 300 ms
+// timeout.) Sessions not relaying yet (still dialing) do not age.
+func (r *pollRelay) idleTick(now time.Time, idle time.Duration) {
 	r.mu.Lock()
 	live := r.live
 	r.mu.Unlock()
 	if !live {
 		return
 	}
-	if r.active.Swap(0) != 0 {
-		r.idleTicks = 0
+	if r.active.Swap(0) != 0 || r.seenActive.IsZero() {
+		r.seenActive = now
 		return
 	}
-	if r.idleTicks++; r.idleTicks >= limit {
+	if now.Sub(r.seenActive) >= idle {
 		r.abort(ErrIdle)
 	}
 }
@@ -305,13 +314,25 @@ func (r *pollRelay) pump(d int) {
 	for {
 		if dir.inPipe > 0 {
 			n, err := rawio.Splice(dir.pipe[0], dst, dir.inPipe)
-			if err != nil && err != unix.EAGAIN {
+			switch {
+			case err == unix.EAGAIN:
+				dir.blocked = true // the destination is full: Writable follows
+				return
+			case err != nil:
 				r.finish(err)
+				return
+			case n == 0:
+				// The pipe holds inPipe bytes, so a splice that moves none and says
+				// nothing is not supposed to happen; end the session rather than spin.
+				r.finish(errSpliceStuck)
 				return
 			}
 			if dir.inPipe -= n; dir.inPipe > 0 {
-				dir.blocked = true
-				return
+				// A short splice does not mean the destination is full: splice(2)
+				// stops between pipe buffers when a signal is pending (the Go
+				// runtime's preemption signals reach this thread), and then no
+				// EPOLLOUT edge is coming. Only EAGAIN arms one, so go again.
+				continue
 			}
 		}
 		if len(dir.pend) > 0 {
@@ -322,7 +343,11 @@ func (r *pollRelay) pump(d int) {
 			}
 			dir.pend = dir.pend[n:]
 			if len(dir.pend) > 0 {
-				dir.blocked = true // a partial write filled the send buffer: Writable follows
+				// A short send is a full send buffer: tcp_sendmsg stops copying only
+				// to wait for memory, and marks the socket for an EPOLLOUT edge
+				// first (epoll(7) allows this shortcut for stream sockets; unlike
+				// splice above, a pending signal does not cut it short).
+				dir.blocked = true
 				return
 			}
 			heldPool.Put(dir.held)

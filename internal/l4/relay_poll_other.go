@@ -2,7 +2,10 @@
 
 package l4
 
-import "net"
+import (
+	"net"
+	"time"
+)
 
 // pollRelay is the readiness-loop relay, Linux only; elsewhere run declines and the
 // goroutine relay carries every session.
@@ -14,4 +17,4 @@ func (r *pollRelay) run(c, up net.Conn) (in, out int64, err error, ok bool) { re
 
 func (r *pollRelay) abort(err error) {}
 
-func (r *pollRelay) idleTick(limit int) {}
+func (r *pollRelay) idleTick(now time.Time, idle time.Duration) {}

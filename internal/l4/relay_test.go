@@ -152,6 +152,69 @@ func TestTCPBackpressure(t *testing.T) {
 	}
 }
 
+// TestTCPBulkUnderPreemption: a bulk stream into a slow reader while the Go runtime
+// keeps interrupting threads. Every runtime.GC stops the world and signals each
+// running thread, the poller's too; a splice(2) into the target that a pending
+// signal cuts short returns fewer bytes than asked with the target not full. A relay
+// that took that for "full" waited for an EPOLLOUT edge the kernel never sends, and
+// the session stalled for good (seen at random in TestTCPBackpressure and
+// TestTCPSmallThenBulk; here it stalled in 5 of 6 runs before the fix). Not
+// parallel: the collector loop would slow every other test.
+func TestTCPBulkUnderPreemption(t *testing.T) {
+	const size = 32 << 20
+	for _, m := range relayModes {
+		t.Run(m.name, func(t *testing.T) {
+			sink := startPausedSink(t, 4<<10, size, 20*time.Microsecond)
+			close(sink.resume)
+			_, addr := startTCP(t, TCPOptions{goroutineRelay: m.goroutine}, route(sink.ln.Addr().String()))
+			c := dial(t, addr)
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+
+			stop := make(chan struct{})
+			gcDone := make(chan struct{})
+			go func() {
+				defer close(gcDone)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						runtime.GC()
+					}
+				}
+			}()
+			defer func() { close(stop); <-gcDone }()
+
+			sent := sha256.New()
+			src := io.LimitReader(randStream{rand.NewChaCha8([32]byte{5})}, size)
+			buf := make([]byte, 256<<10)
+			for {
+				n, rerr := src.Read(buf)
+				if n > 0 {
+					sent.Write(buf[:n])
+					if _, err := c.Write(buf[:n]); err != nil {
+						t.Fatalf("write: %v (the target has read %d of %d bytes: the relay stalled)", err, sink.read.Load(), size)
+					}
+				}
+				if rerr == io.EOF {
+					break
+				}
+			}
+			if err := c.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case got := <-sink.sum:
+				if want := fmt.Sprintf("%x", sent.Sum(nil)); got != want {
+					t.Fatalf("target sha256 = %s after %d bytes, want %s", got, sink.read.Load(), want)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("the target read %d of %d bytes and then nothing for 20 s: the relay stalled", sink.read.Load(), size)
+			}
+		})
+	}
+}
+
 // TestTCPPeerReset: either peer resetting mid-stream ends the session: the other
 // peer sees its connection closed, OnDone reports an error, and nothing stays active.
 func TestTCPPeerReset(t *testing.T) {

@@ -292,13 +292,13 @@ func (s *TCPServer) stopSweep() {
 // sweep closes poller sessions idle for IdleTimeout. Poller sessions have no read
 // deadline (nothing blocks on a read), so one goroutine per server ticks at a quarter
 // of the timeout and ages every session that moved no byte since the last tick: a
-// session closes between IdleTimeout and 1.25×IdleTimeout after its last byte, as
-// with the goroutine relay, and the hot path pays one flag store per tick.
+// session closes between IdleTimeout and 1.25×IdleTimeout after its last byte (plus
+// how late the ticks run), as with the goroutine relay, and the hot path pays one
+// flag store per tick.
 func (s *TCPServer) sweep(stop <-chan struct{}) {
 	defer s.sweepWG.Done()
 	idle := s.opts.IdleTimeout
 	tick := max(idle/4, time.Millisecond)
-	limit := int((idle + tick - 1) / tick)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -307,9 +307,10 @@ func (s *TCPServer) sweep(stop <-chan struct{}) {
 		case <-stop:
 			return
 		}
+		now := time.Now() // not the tick's time: the tick may be read late
 		s.mu.Lock()
 		for ss := range s.sessions {
-			ss.poll.idleTick(limit)
+			ss.poll.idleTick(now, idle)
 		}
 		s.mu.Unlock()
 	}
