@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"unsafe"
 
@@ -44,6 +45,9 @@ func (s *Server) Exchange(w http.ResponseWriter, r *http.Request, d *Decision, r
 	x := exchangePool.Get().(*exchange)
 	x.w, x.r = w, r
 	x.f.s, x.f.d, x.f.res, x.f.down, x.f.fl = s, d, res, x, x
+	if b, ok := w.(SendBatcher); ok {
+		x.f.batch = b
+	}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		x.peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
@@ -53,6 +57,20 @@ func (s *Server) Exchange(w http.ResponseWriter, r *http.Request, d *Decision, r
 	x.release()
 	return p, answer
 }
+
+// SendBatcher is implemented by a ResponseWriter whose client connection carries
+// other exchanges at once (an HTTP/2 connection's streams). SiblingsSending reports
+// whether others are running; Exchange then yields once before sending upstream, so
+// the runnable siblings reach their sends first and the sends of a burst of streams
+// follow each other: a backend asleep in epoll_wait is woken once for the burst
+// instead of once per stream (the HTTP/1.1 loop gets the same effect from
+// netpoll.Poller.Defer; docs/performance.md).
+type SendBatcher interface {
+	SiblingsSending() bool
+}
+
+// batchSend turns SendBatcher's yield off with GANTRY_H2_BATCH_SEND=off, for A/B runs.
+var batchSend = os.Getenv("GANTRY_H2_BATCH_SEND") != "off"
 
 // exchange is the state of one Exchange, pooled: the client side of its forwarder.
 type exchange struct {

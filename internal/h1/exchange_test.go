@@ -2,14 +2,20 @@ package h1
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gantrygw/gantry/internal/balancer"
+	"github.com/gantrygw/gantry/internal/h2"
+	"github.com/gantrygw/gantry/internal/testbackend"
 )
 
 // exchangeProxy serves HTTP on a real loopback listener through Server.Exchange to the
@@ -112,5 +118,114 @@ func TestExchangeBytesPastBody(t *testing.T) {
 	}
 	if got := up.conns.Load(); got != 3 {
 		t.Errorf("upstream connections = %d, want 3 (none reused after extra bytes)", got)
+	}
+}
+
+// batchRecorder is a ResponseWriter whose client connection claims running siblings:
+// it counts how often Exchange asks.
+type batchRecorder struct {
+	*httptest.ResponseRecorder
+	asked atomic.Int32
+}
+
+func (b *batchRecorder) SiblingsSending() bool { b.asked.Add(1); return true }
+
+// TestExchangeAsksSendBatcher: before its upstream send, Exchange asks a
+// ResponseWriter that implements SendBatcher whether siblings are sending (and then
+// yields), once per send, and the exchange is otherwise unchanged.
+func TestExchangeAsksSendBatcher(t *testing.T) {
+	t.Parallel()
+	up := newSplitUpstream(t, "one_write", false, 0)
+	s, _ := engine(t, Options{Handler: &testHandler{}})
+	picker := &listPicker{targets: []*balancer.Target{newTarget(up.ln.Addr().String())}}
+	for i := 1; i <= 3; i++ {
+		w := &batchRecorder{ResponseRecorder: httptest.NewRecorder()}
+		r := httptest.NewRequest("GET", "/n/6", nil)
+		d := &Decision{Picker: picker, ResponseHeaderTimeout: 5 * time.Second}
+		var res Result
+		if p, answer := s.Exchange(w, r, d, &res); answer {
+			t.Fatalf("request %d: answered %d %s, want a forwarded response", i, p.Status, p.Reason)
+		}
+		if w.Code != 200 || !bytes.Equal(w.Body.Bytes(), patterned(6)) {
+			t.Fatalf("request %d: status %d body %q, want 200 and the upstream's 6 bytes", i, w.Code, w.Body.Bytes())
+		}
+		if n := w.asked.Load(); n != 1 {
+			t.Fatalf("request %d: SiblingsSending asked %d times, want once (before the one upstream send)", i, n)
+		}
+	}
+}
+
+// TestH2WriterIsSendBatcher: the HTTP/2 server's ResponseWriter implements
+// SendBatcher, and reports siblings only while another stream of the same connection
+// is being handled.
+func TestH2WriterIsSendBatcher(t *testing.T) {
+	t.Parallel()
+	held, release := make(chan struct{}), make(chan struct{})
+	srv := h2.NewServer(h2.Options{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			close(held)
+			<-release
+			return
+		}
+		b, ok := w.(SendBatcher)
+		if !ok {
+			http.Error(w, "not a SendBatcher", 500)
+			return
+		}
+		fmt.Fprint(w, b.SiblingsSending())
+	})})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); srv.ServeConn(c) }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		wg.Wait()
+	})
+	cl := testbackend.H2CClient()
+	cl.Timeout = 10 * time.Second
+	url := "http://" + ln.Addr().String()
+	ask := func(want string) {
+		t.Helper()
+		resp, err := cl.Get(url + "/ask")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != want {
+			t.Fatalf("GET /ask: %d %q, want 200 %q", resp.StatusCode, body, want)
+		}
+	}
+	ask("false") // alone on the connection
+	holdDone := make(chan error, 1)
+	go func() {
+		resp, err := cl.Get(url + "/hold")
+		if err == nil {
+			resp.Body.Close()
+		}
+		holdDone <- err
+	}()
+	<-held
+	ask("true") // the same connection (the client multiplexes) runs /hold meanwhile
+	close(release)
+	if err := <-holdDone; err != nil {
+		t.Fatal(err)
 	}
 }

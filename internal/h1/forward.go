@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -45,9 +46,14 @@ type forwarder struct {
 	first  *balancer.Target
 	sent   *upConn
 	sentAt time.Time
-	resp   response
-	ucr    chunkedReader // response body
-	tried  [8]*balancer.Target
+	// batch, when set, is asked before each upstream send whether sibling exchanges
+	// of the same client connection are about to send too (Exchange: an HTTP/2
+	// connection's other streams); then the goroutine yields once first, so their
+	// sends follow each other and wake the upstream once (see SendBatcher).
+	batch SendBatcher
+	resp  response
+	ucr   chunkedReader // response body
+	tried [8]*balancer.Target
 }
 
 // downstream is the client's side of a forwarded exchange: *conn (forward_conn.go)
@@ -419,6 +425,9 @@ func (f *forwarder) flushAwait(u *upConn) error {
 	}
 	f.headDeadline(u)
 	u.armed = true
+	if f.batch != nil && batchSend && f.batch.SiblingsSending() {
+		runtime.Gosched()
+	}
 	n, err := u.writeAwait(w.buf)
 	if err != nil {
 		w.buf, w.err = w.buf[:0], err

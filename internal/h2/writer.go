@@ -35,6 +35,16 @@ var (
 	_ http.Flusher        = (*responseWriter)(nil)
 )
 
+// SiblingsSending reports whether other handlers of the connection are running
+// (h1.SendBatcher): their upstream sends are then batched with this one's.
+func (w *responseWriter) SiblingsSending() bool {
+	c := w.st.c
+	c.mu.Lock()
+	n := c.handlers
+	c.mu.Unlock()
+	return n > 1
+}
+
 func (w *responseWriter) Header() http.Header {
 	if w.hdr == nil {
 		w.hdr = make(http.Header, 4)
