@@ -4,7 +4,9 @@
 # exactly as in ../shared/bench/run.sh), plus gantry built from this tree with the
 # config bench/run.sh gives it. Source it, then call start_peers BASE_PORT.
 # Sets W (work dir), HOST, P_NGINX (HTTP/1.1), P_NGINX_H2 (h2c), P_G (gantry, both);
-# everything started is stopped when the calling script exits.
+# with AB_ENV set (VAR=VALUE ...), a second gantry of the same build runs with that
+# environment on P_AB, for same-run A/B comparisons of a knob. Everything started is
+# stopped when the calling script exits.
 
 start_peers() { # BASE_PORT
 	local base=$1 root harness lib p
@@ -13,7 +15,7 @@ start_peers() { # BASE_PORT
 	lib=$(dirname "$harness")/lib/targets.sh
 	[[ -f $lib ]] || { echo "harness config writers not found: $lib (set BENCH_HARNESS)" >&2; exit 69; }
 	W=$(mktemp -d /tmp/gantry-latency.XXXXXX)
-	HOST=127.0.0.1 P_B1=$((base + 1)) P_B2=$((base + 2)) P_NGINX=$((base + 3)) P_NGINX_H2=$((base + 4)) P_G=$((base + 5))
+	HOST=127.0.0.1 P_B1=$((base + 1)) P_B2=$((base + 2)) P_NGINX=$((base + 3)) P_NGINX_H2=$((base + 4)) P_G=$((base + 5)) P_AB=$((base + 6))
 	NGINX=$(command -v nginx) NGINX_STREAM_MODULE=""
 	# shellcheck source=/dev/null
 	source "$lib"
@@ -39,7 +41,15 @@ routes:
 EOC
 	"$W/gantry" run -c "$W/gantry.yaml" --watch=false --log-level warn &
 	peer_pids+=($!)
-	for p in "$P_NGINX" "$P_G"; do
+	local ports=("$P_NGINX" "$P_G")
+	if [[ -n ${AB_ENV:-} ]]; then
+		sed "s/$HOST:$P_G/$HOST:$P_AB/" "$W/gantry.yaml" >"$W/gantry-ab.yaml"
+		# shellcheck disable=SC2086 # AB_ENV is a list of VAR=VALUE words
+		env $AB_ENV "$W/gantry" run -c "$W/gantry-ab.yaml" --watch=false --log-level warn &
+		peer_pids+=($!)
+		ports+=("$P_AB")
+	fi
+	for p in "${ports[@]}"; do
 		for _ in $(seq 100); do curl -fs "http://$HOST:$p/" >/dev/null && break; sleep 0.1; done
 		curl -fs "http://$HOST:$p/" >/dev/null || { echo "proxy on port $p did not answer" >&2; exit 1; }
 	done

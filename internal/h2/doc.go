@@ -13,7 +13,9 @@
 //     (and its hpack decoder, capped by MaxHeaderListSize), keeps the stream states and
 //     the receive windows, answers SETTINGS and PING, and starts handlers;
 //   - stream handlers on goroutines from a small reuse pool, so a handler does not grow
-//     a fresh stack for every stream;
+//     a fresh stack for every stream. The ResponseWriter tells a forwarding handler
+//     whether sibling streams are running (SiblingsSending, h1.SendBatcher), so that
+//     the gateway's upstream sends of a burst of streams go out together;
 //   - one connection write buffer, guarded by the connection mutex, that handlers and the
 //     read loop append frames to. Whoever finds no write in progress writes the whole
 //     buffer in one syscall; frames appended meanwhile go out with the next write
