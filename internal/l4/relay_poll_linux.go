@@ -233,9 +233,9 @@ func (r *pollRelay) abort(err error) {
 	r.mu.Unlock()
 }
 
-// idleTick is called by the sweeper at each tick, now being the tick's time: a
-// session that moved no byte for idle since a tick found it active is aborted with
-// ErrIdle. Every byte moved before that tick, so the session was idle at least that
+// idleTick is called by the sweeper at each tick, now being when the sweep ran: a
+// session that moved no byte for idle since a sweep found it active is aborted with
+// ErrIdle. Every byte it moved came before that sweep, so it was idle at least that
 // long. (Counting ticks instead closed a session early when a tick ran late: the
 // ticks after it came sooner, and one run closed a session after 290 ms of a 300 ms
 // timeout.) Sessions not relaying yet (still dialing) do not age.
