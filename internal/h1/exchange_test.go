@@ -5,10 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -174,33 +172,15 @@ func TestH2WriterIsSendBatcher(t *testing.T) {
 		}
 		fmt.Fprint(w, b.SiblingsSending())
 	})})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); srv.ServeConn(c) }()
-		}
-	}()
+	addr := testbackend.ServeConns(t, testbackend.Listen(t), srv.ServeConn)
 	t.Cleanup(func() {
-		ln.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
-		wg.Wait()
 	})
 	cl := testbackend.H2CClient()
 	cl.Timeout = 10 * time.Second
-	url := "http://" + ln.Addr().String()
+	url := "http://" + addr
 	ask := func(want string) {
 		t.Helper()
 		resp, err := cl.Get(url + "/ask")

@@ -76,6 +76,29 @@ func startPausedSink(t *testing.T, chunk, slow int, pause time.Duration) *paused
 	return s
 }
 
+// sendRandom writes size pseudo-random bytes (from seed) to c in 256 KiB writes, adds
+// them to sum, counts what was written in written (when not nil), then half-closes c.
+func sendRandom(c *net.TCPConn, size int64, seed byte, sum io.Writer, written *atomic.Int64) error {
+	src := io.LimitReader(randStream{rand.NewChaCha8([32]byte{seed})}, size)
+	buf := make([]byte, 256<<10)
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			sum.Write(buf[:n])
+			w, err := c.Write(buf[:n])
+			if written != nil {
+				written.Add(int64(w))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			return c.CloseWrite()
+		}
+	}
+}
+
 // TestTCPBackpressure: a fast client writes into a target that first reads nothing
 // and then reads slowly. The relay must stop reading the client while the target's
 // side is full (the client's writes stall, the proxy's heap does not grow with the
@@ -93,26 +116,7 @@ func TestTCPBackpressure(t *testing.T) {
 			var written atomic.Int64
 			sent := sha256.New()
 			errc := make(chan error, 1)
-			go func() {
-				src := io.LimitReader(randStream{rand.NewChaCha8([32]byte{4})}, size)
-				buf := make([]byte, 256<<10)
-				for {
-					n, rerr := src.Read(buf)
-					if n > 0 {
-						sent.Write(buf[:n])
-						w, err := c.Write(buf[:n])
-						written.Add(int64(w))
-						if err != nil {
-							errc <- err
-							return
-						}
-					}
-					if rerr == io.EOF {
-						errc <- c.CloseWrite()
-						return
-					}
-				}
-			}()
+			go func() { errc <- sendRandom(c, size, 4, sent, &written) }()
 
 			// Wait until the writer has stalled: no progress for 200 ms.
 			runtime.GC()
@@ -186,22 +190,8 @@ func TestTCPBulkUnderPreemption(t *testing.T) {
 			defer func() { close(stop); <-gcDone }()
 
 			sent := sha256.New()
-			src := io.LimitReader(randStream{rand.NewChaCha8([32]byte{5})}, size)
-			buf := make([]byte, 256<<10)
-			for {
-				n, rerr := src.Read(buf)
-				if n > 0 {
-					sent.Write(buf[:n])
-					if _, err := c.Write(buf[:n]); err != nil {
-						t.Fatalf("write: %v (the target has read %d of %d bytes: the relay stalled)", err, sink.read.Load(), size)
-					}
-				}
-				if rerr == io.EOF {
-					break
-				}
-			}
-			if err := c.CloseWrite(); err != nil {
-				t.Fatal(err)
+			if err := sendRandom(c, size, 5, sent, nil); err != nil {
+				t.Fatalf("write: %v (the target has read %d of %d bytes: the relay stalled)", err, sink.read.Load(), size)
 			}
 			select {
 			case got := <-sink.sum:
