@@ -45,7 +45,7 @@ func (s *Server) Exchange(w http.ResponseWriter, r *http.Request, d *Decision, r
 	x := exchangePool.Get().(*exchange)
 	x.w, x.r = w, r
 	x.f.s, x.f.d, x.f.res, x.f.down, x.f.fl = s, d, res, x, x
-	if b, ok := w.(SendBatcher); ok {
+	if b, ok := w.(SendBatcher); ok && batchSend {
 		x.f.batch = b
 	}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {

@@ -425,7 +425,7 @@ func (f *forwarder) flushAwait(u *upConn) error {
 	}
 	f.headDeadline(u)
 	u.armed = true
-	if f.batch != nil && batchSend && f.batch.SiblingsSending() {
+	if f.batch != nil && f.batch.SiblingsSending() {
 		runtime.Gosched()
 	}
 	n, err := u.writeAwait(w.buf)

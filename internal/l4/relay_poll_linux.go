@@ -238,7 +238,8 @@ func (r *pollRelay) abort(err error) {
 // ErrIdle. Every byte it moved came before that sweep, so it was idle at least that
 // long. (Counting ticks instead closed a session early when a tick ran late: the
 // ticks after it came sooner, and one run closed a session after 290 ms of a 300 ms
-// timeout.) Sessions not relaying yet (still dialing) do not age.
+// timeout.) Sessions not relaying yet (still dialing) do not age; run marks a session
+// active before it goes live, so the first sweep that sees it live records seenActive.
 func (r *pollRelay) idleTick(now time.Time, idle time.Duration) {
 	r.mu.Lock()
 	live := r.live
@@ -246,7 +247,7 @@ func (r *pollRelay) idleTick(now time.Time, idle time.Duration) {
 	if !live {
 		return
 	}
-	if r.active.Swap(0) != 0 || r.seenActive.IsZero() {
+	if r.active.Swap(0) != 0 {
 		r.seenActive = now
 		return
 	}

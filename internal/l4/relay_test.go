@@ -162,7 +162,7 @@ func TestTCPBackpressure(t *testing.T) {
 // signal cuts short returns fewer bytes than asked with the target not full. A relay
 // that took that for "full" waited for an EPOLLOUT edge the kernel never sends, and
 // the session stalled for good (seen at random in TestTCPBackpressure and
-// TestTCPSmallThenBulk; here it stalled in 5 of 6 runs before the fix). Not
+// TestTCPSmallThenBulk; here it stalled in 8 of 8 runs before the fix). Not
 // parallel: the collector loop would slow every other test.
 func TestTCPBulkUnderPreemption(t *testing.T) {
 	const size = 32 << 20
