@@ -71,6 +71,8 @@ func TestHostileClient(t *testing.T) {
 		{name: "host_with_userinfo", req: "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", status: 400},
 		{name: "host_with_space", req: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", status: 400},
 		{name: "host_with_slash", req: "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", status: 400},
+		{name: "host_escaped_ascii", req: "GET / HTTP/1.1\r\nHost: ex%61mple.com\r\n\r\n", status: 400},
+		{name: "absolute_form_escaped_nul", req: "GET http://%00/ HTTP/1.0\r\n\r\n", status: 400},
 		{name: "target_fragment", req: "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
 		{name: "target_bad_escape", req: "GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
 		{name: "target_non_ascii", req: "GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},

@@ -348,6 +348,9 @@ func finishRequest(r *Request, st *headState) (int, error) {
 
 // validHost checks a Host value or authority (RFC 3986 section 3.2.2 host, optional
 // port) without userinfo. "" is valid (RFC 9112 section 3.2 allows an empty Host).
+// A percent-escape in a name must stand for a byte of a non-ASCII (UTF-8) name, or be
+// "%25": an escaped ASCII byte ("ex%61mple", "%00") only disguises a name from host
+// routing, and net/http's URL parser refuses it too.
 func validHost(b []byte) bool {
 	i := 0
 	if len(b) > 0 && b[0] == '[' {
@@ -370,6 +373,9 @@ func validHost(b []byte) bool {
 			case c == '!', c == '$', c == '&', c == '\'', c == '(', c == ')', c == '*', c == '+', c == ',', c == ';', c == '=':
 			case c == '%':
 				if i+2 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2]) {
+					return false
+				}
+				if b[i+1] < '8' && !(b[i+1] == '2' && b[i+2] == '5') { // below %80
 					return false
 				}
 			default:
