@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/gantrygw/gantry/internal/balancer"
+	"github.com/gantrygw/gantry/internal/host"
 	"github.com/gantrygw/gantry/internal/problem"
 )
 
@@ -313,7 +314,7 @@ func headerKey(name []byte) string {
 // checked: field names and values (policies may have set them) and the host.
 func (x *exchange) validRequest() bool {
 	r := x.r
-	if !validTokenString(r.Method) || !validHost(s2b(r.Host)) {
+	if !validTokenString(r.Method) || !host.Valid(r.Host) {
 		return false
 	}
 	x.nconn = 0

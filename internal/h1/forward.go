@@ -641,7 +641,7 @@ func appendHop(b []byte, h *hop, d *Decision) []byte {
 	}
 	if h.host != "" {
 		b = append(b, `;host="`...)
-		b = append(b, h.host...) // validHost admitted no quote or backslash
+		b = append(b, h.host...) // host.Valid admitted no quote or backslash
 		b = append(b, '"')
 	}
 	b = append(b, ";proto="...)

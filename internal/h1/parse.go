@@ -1,6 +1,10 @@
 package h1
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/gantrygw/gantry/internal/host"
+)
 
 // This file holds the hand-written head parsers. No library is used because the hot
 // path must not allocate (net/textproto builds maps) and because the engine must be
@@ -150,7 +154,7 @@ func parseRequestLine(r *Request, line []byte, lim *limits) (int, error) {
 	r.target = b2s(target)
 	switch {
 	case r.method == "CONNECT":
-		if !validHost(target) || bytes.IndexByte(target, ':') < 0 {
+		if !host.Valid(target) || bytes.IndexByte(target, ':') < 0 {
 			return 400, errBadTarget
 		}
 		r.fallback = true
@@ -188,7 +192,7 @@ func parseAbsolute(r *Request, t []byte) (int, error) {
 		i++
 	}
 	auth := rest[:i]
-	if len(auth) == 0 || !validHost(auth) {
+	if len(auth) == 0 || !host.Valid(auth) {
 		return 400, errBadTarget
 	}
 	r.hostRaw = auth
@@ -258,7 +262,7 @@ func noteRequestField(r *Request, st *headState, f field) (int, error) {
 			if st.hosts++; st.hosts > 1 { // RFC 9112 section 3.2
 				return 400, errBadHost
 			}
-			if !validHost(f.value) {
+			if !host.Valid(f.value) {
 				return 400, errBadHost
 			}
 			if r.hostRaw == nil { // absolute-form authority wins
@@ -344,58 +348,6 @@ func finishRequest(r *Request, st *headState) (int, error) {
 	r.upgrade = r.upgrade && upgradeTok
 	r.keepAlive = !closeTok && (r.minor == 1 || keepTok)
 	return 0, nil
-}
-
-// validHost checks a Host value or authority (RFC 3986 section 3.2.2 host, optional
-// port) without userinfo. "" is valid (RFC 9112 section 3.2 allows an empty Host).
-// A percent-escape in a name must stand for a byte of a non-ASCII (UTF-8) name, or be
-// "%25": an escaped ASCII byte ("ex%61mple", "%00") only disguises a name from host
-// routing, and net/http's URL parser refuses it too.
-func validHost(b []byte) bool {
-	i := 0
-	if len(b) > 0 && b[0] == '[' {
-		j := bytes.IndexByte(b, ']')
-		if j < 3 {
-			return false
-		}
-		for _, c := range b[1:j] {
-			if !isHex(c) && c != ':' && c != '.' {
-				return false
-			}
-		}
-		i = j + 1
-	} else {
-		for i < len(b) && b[i] != ':' {
-			c := b[i]
-			switch {
-			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-			case c == '-', c == '.', c == '_', c == '~':
-			case c == '!', c == '$', c == '&', c == '\'', c == '(', c == ')', c == '*', c == '+', c == ',', c == ';', c == '=':
-			case c == '%':
-				if i+2 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2]) {
-					return false
-				}
-				if b[i+1] < '8' && !(b[i+1] == '2' && b[i+2] == '5') { // below %80
-					return false
-				}
-			default:
-				return false
-			}
-			i++
-		}
-	}
-	if i == len(b) {
-		return true
-	}
-	if b[i] != ':' || len(b)-i-1 > 5 {
-		return false
-	}
-	for _, c := range b[i+1:] {
-		if !isDigit(c) {
-			return false
-		}
-	}
-	return true
 }
 
 // hostOnly returns the host without port and brackets, lower case. It lower-cases into

@@ -65,23 +65,3 @@ func TestParseRequestIncremental(t *testing.T) {
 		t.Errorf("status %d Host %q KeepAlive %v", status, r.Host(), r.KeepAlive())
 	}
 }
-
-// TestValidHostEscapes: percent-escapes in a host name are kept for non-ASCII (UTF-8)
-// names and %25, and refused when they spell an ASCII byte.
-func TestValidHostEscapes(t *testing.T) {
-	t.Parallel()
-	for host, want := range map[string]bool{
-		"%C3%A9.example":     true,
-		"%c3%a9.example:443": true,
-		"a%25b":              true,
-		"ex%61mple.com":      false,
-		"%00":                false,
-		"%2F":                false,
-		"a%7e":               false,
-		"%8":                 false,
-	} {
-		if got := validHost([]byte(host)); got != want {
-			t.Errorf("validHost(%q) = %v, want %v", host, got, want)
-		}
-	}
-}

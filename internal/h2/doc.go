@@ -24,14 +24,15 @@
 //     yields once before writing so the runnable ones can append first.
 //
 // What it does: SETTINGS exchange, PING, both flow-control windows in both directions,
-// RST_STREAM, GOAWAY (graceful on Shutdown, with an error code on protocol errors),
-// the stream state machine, MAX_CONCURRENT_STREAMS, request pseudo-header and field
-// validation (RFC 9113 section 8), request bodies through a bounded pipe, Content-Length
-// checks, request and response trailers, http.Flusher, 1xx responses, and a request
-// context cancelled when the stream is reset or the connection ends. Hardening: rapid
-// reset (CVE-2023-44487), CONTINUATION floods (CVE-2023-45288, bounded bytes per header
-// block), SETTINGS and PING floods (bounded pending output), idle and write-stall
-// timeouts, no panic on any input.
+// RST_STREAM, GOAWAY (graceful on Shutdown, with an error code on protocol errors), the
+// stream state machine, MAX_CONCURRENT_STREAMS, request pseudo-header and field
+// validation (RFC 9113 section 8; the host by package host, the HTTP/1.1 engine's
+// rule), request bodies through a bounded pipe, Content-Length checks, request and
+// response trailers, http.Flusher, 1xx responses, and a request context cancelled when
+// the stream is reset or the connection ends. Hardening: rapid reset (CVE-2023-44487),
+// CONTINUATION floods (CVE-2023-45288, bounded bytes per header block), SETTINGS and
+// PING floods (bounded pending output), idle and write-stall timeouts, no panic on any
+// input.
 //
 // What it does not: TLS and ALPN (net/http keeps h2 over TLS), the h2c Upgrade from
 // HTTP/1.1 (retired by RFC 9113), server push, stream priorities (parsed and ignored,

@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
+
+	"github.com/gantrygw/gantry/internal/host"
 )
 
 // stream is one request/response exchange. Fields below mu are guarded by c.mu; rw
@@ -238,9 +240,12 @@ func (c *conn) newRequest(st *stream, f *http2.MetaHeadersFrame) http2.ErrCode {
 	if f.StreamEnded() && st.declLen > 0 {
 		return http2.ErrCodeProtocol // RFC 9113 section 8.1.1: no body follows
 	}
-	host := authority
-	if host == "" {
-		host = hdr.Get("Host")
+	authHost := authority
+	if authHost == "" {
+		authHost = hdr.Get("Host")
+	}
+	if !host.Valid(authHost) { // the HTTP/1.1 engine's rule (RFC 9113 section 8.3.1)
+		return http2.ErrCodeProtocol
 	}
 	var u *url.URL
 	requestURI := path
@@ -261,7 +266,7 @@ func (c *conn) newRequest(st *stream, f *http2.MetaHeadersFrame) http2.ErrCode {
 		Proto:      "HTTP/2.0",
 		ProtoMajor: 2,
 		Header:     hdr,
-		Host:       host,
+		Host:       authHost,
 		RemoteAddr: c.remote,
 		RequestURI: requestURI,
 	}

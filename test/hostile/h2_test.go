@@ -136,6 +136,9 @@ func TestHostileH2(t *testing.T) {
 		{name: "unknown pseudo", marker: "h2-pseudo", fields: getFields("/public/h2-pseudo", ":status", "200"), check: protocolError},
 		{name: "transfer-encoding", marker: "h2-te-chunked", fields: getFields("/public/h2-te-chunked", "transfer-encoding", "chunked"), check: protocolError},
 		{name: "path not absolute", marker: "h2-rel", fields: getFields("public/h2-rel"), check: protocolError},
+		{name: "authority with space", marker: "h2-authsp", fields: []string{":method", "GET", ":scheme", "http", ":authority", "gw test", ":path", "/public/h2-authsp"}, check: protocolError},
+		{name: "authority escaped ascii", marker: "h2-authesc", fields: []string{":method", "GET", ":scheme", "http", ":authority", "gw%2etest", ":path", "/public/h2-authesc"}, check: protocolError},
+		{name: "host field escaped ascii", marker: "h2-hostesc", fields: []string{":method", "GET", ":scheme", "http", ":path", "/public/h2-hostesc", "host", "ex%61mple.test"}, check: protocolError},
 		{name: "admin without key", marker: "", fields: getFields("/admin/h2-nokey"), check: func(t *testing.T, o outcome) {
 			if o.status != "401" {
 				t.Errorf("status = %q (%+v), want 401", o.status, o)
