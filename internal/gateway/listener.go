@@ -228,6 +228,7 @@ func (g *Gateway) newHTTPListener(lc *config.Listener, sock *socket) (*listener,
 			ReadHeaderTimeout: lc.Timeouts.ReadHeader.D(),
 			IdleTimeout:       lc.Timeouts.Idle.D(),
 			Logger:            g.log.With("listener", lc.Name),
+			UnindexedFields:   []string{observe.RequestIDHeader},
 		})
 	}
 	if lc.TLS != nil {

@@ -44,6 +44,12 @@ type Options struct {
 	WriteTimeout time.Duration
 	// Logger receives connection-level diagnostics at debug level; default discards.
 	Logger *slog.Logger
+	// UnindexedFields names response header fields (canonical form, as in
+	// http.Header) whose value differs in every response, such as a request ID. They
+	// are sent as literals without indexing (RFC 7541 section 6.2.2): indexed, each
+	// would take a new entry in the connection's HPACK table, and so the client's,
+	// pushing out one that the next response could have reused.
+	UnindexedFields []string
 }
 
 // Defaults for Options' zero values.

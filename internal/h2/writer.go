@@ -311,8 +311,14 @@ func (c *conn) writeHeadersLocked(st *stream, status int, hdr http.Header, skip 
 			continue
 		}
 		lk := c.lowerName(k)
+		unindexed := slices.Contains(c.s.o.UnindexedFields, k)
 		for _, v := range vv {
-			if httpguts.ValidHeaderFieldValue(v) {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				continue
+			}
+			if unindexed {
+				c.literalField(lk, v)
+			} else {
 				c.field(lk, v)
 			}
 		}
@@ -353,6 +359,51 @@ func (c *conn) writeHeadersLocked(st *stream, status int, hdr http.Header, skip 
 
 func (c *conn) field(name, value string) {
 	_ = c.henc.WriteField(hpack.HeaderField{Name: name, Value: value})
+}
+
+// literalField appends name: value to the header block as a literal without indexing,
+// new name (RFC 7541 section 6.2.2): no dynamic table entry on either side. The
+// encoder offers only indexing or never-indexed (a promise meant for secrets); this is
+// the representation the RFC suggests for values that do not repeat.
+//
+// Never first in a block: a dynamic table size update the encoder still owes the peer
+// must come first (section 4.2), and the encoder writes it only with its next field.
+// A block that would start with one (trailers) indexes it instead.
+func (c *conn) literalField(name, value string) {
+	if c.hbuf.Len() == 0 {
+		c.field(name, value)
+		return
+	}
+	b := c.hbuf.AvailableBuffer()
+	b = append(b, 0x00) // 0000 0000: without indexing, new name
+	b = appendString(b, name)
+	b = appendString(b, value)
+	c.hbuf.Write(b)
+}
+
+// appendString appends an HPACK string literal (RFC 7541 section 5.2), Huffman-coded
+// when that is shorter.
+func appendString(b []byte, s string) []byte {
+	if n := hpack.HuffmanEncodeLength(s); n < uint64(len(s)) {
+		b = appendInt(b, 0x80, 7, n)
+		return hpack.AppendHuffmanString(b, s)
+	}
+	b = appendInt(b, 0, 7, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendInt appends i as an HPACK integer with an n-bit prefix (RFC 7541 section 5.1)
+// in a first byte whose other bits are flags.
+func appendInt(b []byte, flags byte, n uint, i uint64) []byte {
+	lim := uint64(1)<<n - 1
+	if i < lim {
+		return append(b, flags|byte(i))
+	}
+	b = append(b, flags|byte(lim))
+	for i -= lim; i >= 128; i >>= 7 {
+		b = append(b, byte(i&0x7f|0x80))
+	}
+	return append(b, byte(i))
 }
 
 // skipResponseField reports fields HTTP/2 forbids or that describe the HTTP/1.1
