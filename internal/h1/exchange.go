@@ -205,16 +205,37 @@ func (x *exchange) interim(*response) error { return nil }
 func (x *exchange) head(p *response, mode int, sent bool) bool {
 	h := x.w.Header()
 	stream := mode == modeChunked || mode == modeClose
+	// The values go to the map as strings, which outlive the read buffer. One byte
+	// array holds them all and one array their slots: two allocations for the head
+	// rather than two for each field.
+	n, size := 0, 0
+	for i := range p.fields {
+		if f := &p.fields[i]; p.forwarded(f) {
+			n++
+			size += len(f.value)
+		}
+	}
+	vals := make([]string, n)
+	all := make([]byte, 0, size)
+	n = 0
 	for i := range p.fields {
 		f := &p.fields[i]
-		if isHopByHop(f.name) || p.nconn > 0 && p.listedInConnection(f.name) {
+		if !p.forwarded(f) {
 			continue
 		}
 		if !stream && len(f.name) == 12 && equalFold(f.name, "content-type") && len(f.value) >= 17 && equalFold(f.value[:17], "text/event-stream") {
 			stream = true // events must not wait in a buffer
 		}
+		at := len(all)
+		all = append(all, f.value...)
+		vals[n] = b2s(all[at:]) // all is never written again below its length
 		k := headerKey(f.name)
-		h[k] = append(h[k], string(f.value))
+		if len(h[k]) == 0 {
+			h[k] = vals[n : n+1 : n+1]
+		} else {
+			h[k] = append(h[k], vals[n])
+		}
+		n++
 	}
 	rh := &x.f.d.RespHeader
 	for i := 0; i+1 < len(rh.kv); i += 2 {

@@ -1,12 +1,15 @@
 package h1
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -207,5 +210,64 @@ func TestH2WriterIsSendBatcher(t *testing.T) {
 	close(release)
 	if err := <-holdDone; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExchangeResponseHeaders: Exchange copies the upstream's response fields into the
+// ResponseWriter's map as the client must see them: repeated fields in order, empty
+// values kept, hop-by-hop fields and those named by Connection dropped, over a kept-
+// alive upstream connection.
+func TestExchangeResponseHeaders(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					p := req.URL.Path
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nSet-Cookie: a=%s\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\n"+
+						"Keep-Alive: timeout=5\r\nX-Empty:\r\nSet-Cookie: b=%s\r\nX-Path: %s\r\nContent-Length: 2\r\n\r\nok", p, p, p)
+				}
+			}()
+		}
+	}()
+	url := exchangeProxy(t, ln.Addr().String())
+	c := &http.Client{Timeout: 10 * time.Second}
+	for _, p := range []string{"/one", "/two", "/three"} {
+		resp, err := c.Get(url + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		h := resp.Header
+		if got, want := h.Values("Set-Cookie"), []string{"a=" + p, "b=" + p}; !slices.Equal(got, want) {
+			t.Errorf("%s: Set-Cookie %q, want %q", p, got, want)
+		}
+		if got := h.Get("X-Path"); got != p {
+			t.Errorf("%s: X-Path %q", p, got)
+		}
+		if v, ok := h["X-Empty"]; !ok || len(v) != 1 || v[0] != "" {
+			t.Errorf("%s: X-Empty %q (present %v), want one empty value", p, v, ok)
+		}
+		for _, k := range []string{"X-Secret", "Keep-Alive"} {
+			if v, ok := h[k]; ok {
+				t.Errorf("%s: %s forwarded (%q)", p, k, v)
+			}
+		}
 	}
 }

@@ -21,6 +21,12 @@ func (p *response) reset() {
 	*p = response{fields: f, contentLength: -1}
 }
 
+// forwarded reports whether f goes on to the client: not hop-by-hop, not named by the
+// response's Connection.
+func (p *response) forwarded(f *field) bool {
+	return !isHopByHop(f.name) && (p.nconn == 0 || !p.listedInConnection(f.name))
+}
+
 // listedInConnection reports whether name is an option of the response's Connection.
 func (p *response) listedInConnection(name []byte) bool {
 	for i := 0; i < p.nconn; i++ {
