@@ -45,6 +45,7 @@ type conn struct {
 	br          *bufio.Reader
 	lr          budgetReader
 	fr          *http2.Framer
+	hb          headerBlock
 	sawSettings bool
 	pendingOut  bool // the read loop appended frames not yet written
 	abuseStart  time.Time
@@ -88,9 +89,9 @@ func (w connWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// budgetReader caps the bytes one ReadFrame may consume. ReadMetaHeaders reads a
-// header block's CONTINUATION frames inside one call, and empty CONTINUATION frames do
-// not count against MaxHeaderListSize, so this budget is what bounds their number
+// budgetReader caps the bytes one frame, or one header block with its CONTINUATION
+// frames (headerBlock.read), may consume. Empty CONTINUATION frames do not count
+// against MaxHeaderListSize, so this budget is what bounds their number
 // (CVE-2023-45288).
 type budgetReader struct {
 	r    *bufio.Reader
@@ -140,7 +141,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.fr = http2.NewFramer(nil, &c.lr)
 	c.fr.SetMaxReadFrameSize(s.o.MaxReadFrameSize)
 	c.fr.MaxHeaderListSize = s.o.MaxHeaderListSize
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.hb.init() // header blocks are decoded here, not by the Framer (headers.go)
 	c.fr.SetReuseFrames()
 	c.wfr = http2.NewFramer(connWriter{c}, nil)
 	c.henc = hpack.NewEncoder(&c.hbuf)
@@ -229,6 +230,14 @@ func (c *conn) serve() {
 			}
 			c.mu.Unlock()
 		}
+		if hf, ok := f.(*http2.HeadersFrame); ok {
+			if f, err = c.hb.read(c.fr, hf, c.s.o.MaxHeaderListSize); err != nil {
+				if !c.readError(err) {
+					return
+				}
+				continue
+			}
+		}
 		if err := c.processFrame(f); err != nil {
 			var ce http2.ConnectionError
 			if errors.As(err, &ce) {
@@ -297,7 +306,7 @@ func (c *conn) processFrame(f http2.Frame) error {
 	case *http2.PushPromiseFrame:
 		return http2.ConnectionError(http2.ErrCodeProtocol) // RFC 9113 section 8.4
 	case *http2.ContinuationFrame:
-		return http2.ConnectionError(http2.ErrCodeProtocol) // consumed by ReadMetaHeaders
+		return http2.ConnectionError(http2.ErrCodeProtocol) // a block's are read with its HEADERS
 	}
 	return nil // unknown frame types are ignored (RFC 9113 section 5.5)
 }
