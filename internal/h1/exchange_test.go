@@ -219,33 +219,19 @@ func TestH2WriterIsSendBatcher(t *testing.T) {
 // alive upstream connection.
 func TestExchangeResponseHeaders(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	up := testbackend.ServeConns(t, testbackend.Listen(t), func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					p := req.URL.Path
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nSet-Cookie: a=%s\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\n"+
-						"Keep-Alive: timeout=5\r\nX-Empty:\r\nSet-Cookie: b=%s\r\nX-Path: %s\r\nContent-Length: 2\r\n\r\nok", p, p, p)
-				}
-			}()
+			p := req.URL.Path
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nSet-Cookie: a=%s\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\n"+
+				"Keep-Alive: timeout=5\r\nX-Empty:\r\nSet-Cookie: b=%s\r\nX-Path: %s\r\nContent-Length: 2\r\n\r\nok", p, p, p)
 		}
-	}()
-	url := exchangeProxy(t, ln.Addr().String())
+	})
+	url := exchangeProxy(t, up)
 	c := &http.Client{Timeout: 10 * time.Second}
 	for _, p := range []string{"/one", "/two", "/three"} {
 		resp, err := c.Get(url + p)

@@ -14,6 +14,22 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
+// dialPreface connects to addr (closed at the test's end, 10 s deadline), sends the
+// client connection preface and returns a Framer on the connection.
+func dialPreface(t *testing.T, addr string) *http2.Framer {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	return http2.NewFramer(c, c)
+}
+
 // blockOutcome is how the server ended a request sent as raw frames.
 type blockOutcome struct {
 	status string        // :status of the response, "" if none
@@ -27,16 +43,7 @@ type blockOutcome struct {
 // and reads until the stream or the connection ends.
 func sendBlock(t *testing.T, addr string, first, rest []byte) blockOutcome {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	fr := http2.NewFramer(c, c)
+	fr := dialPreface(t, addr)
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	if err := fr.WriteSettings(); err != nil {
 		t.Fatal(err)

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -85,16 +83,7 @@ func TestUnindexedFieldsOverTheWire(t *testing.T) {
 		io.WriteString(w, "ok")
 	})
 	addr, _ := serveTest(t, h, Options{UnindexedFields: []string{"X-Request-Id"}})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	fr := http2.NewFramer(c, c)
+	fr := dialPreface(t, addr)
 	dec := hpack.NewDecoder(4096, nil)
 	fr.ReadMetaHeaders = dec
 	if err := fr.WriteSettings(); err != nil {

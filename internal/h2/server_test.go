@@ -459,17 +459,7 @@ func (noHalfClose) CloseWrite() error { return errors.ErrUnsupported }
 func TestShutdownBeforeClientSettings(t *testing.T) {
 	s := NewServer(Options{Handler: echo()})
 	ln := testbackend.Listen(t)
-	testbackend.ServeConns(t, ln, func(c net.Conn) { s.ServeConn(noHalfClose{c}) })
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	fr := http2.NewFramer(c, c)
+	fr := dialPreface(t, testbackend.ServeConns(t, ln, func(c net.Conn) { s.ServeConn(noHalfClose{c}) }))
 	requireSettingsFirst(t, fr)
 	shut := shutdownAsync(s, 8*time.Second)
 	readUntilGoAway(t, fr)
