@@ -7,6 +7,7 @@
 #   flock /tmp/gantry-bench.lock bench/h2latency.sh           # 3 rounds x 10 s
 #   bench/h2latency.sh -r 5 -d 10 -c 16 -m 8
 #   bench/h2latency.sh -r 5 --ab GANTRY_H2_BATCH_SEND=off  # + gantry-ab, same build with that env
+#   bench/h2latency.sh -r 8 --ab-bin /tmp/gantry-old       # + gantry-ab, another build
 #
 # Rounds interleave (nginx, gantry, gantry, nginx, ...); requests started in the
 # first -w seconds of a run are left out; the table shows medians over rounds. Setup:
@@ -23,10 +24,12 @@ while [[ $# -gt 0 ]]; do
 	-m | --streams) streams=$2; shift 2 ;;
 	--base-port) base=$2; shift 2 ;;
 	--ab) AB_ENV=$2; shift 2 ;;
+	--ab-bin) AB_BIN=$2; shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
 	esac
 done
+ab=${AB_ENV:-}${AB_BIN:-} # a second gantry runs (peers.sh)
 for t in go nginx curl h2load; do command -v "$t" >/dev/null || { echo "$t is required" >&2; exit 69; }; done
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/peers.sh
@@ -35,8 +38,8 @@ start_peers "$base"
 
 raw=$W/raw.tsv
 for ((i = 1; i <= rounds; i++)); do
-	order=(nginx gantry ${AB_ENV:+gantry-ab})
-	((i % 2 == 0)) && order=(${AB_ENV:+gantry-ab} gantry nginx)
+	order=(nginx gantry ${ab:+gantry-ab})
+	((i % 2 == 0)) && order=(${ab:+gantry-ab} gantry nginx)
 	for t in "${order[@]}"; do
 		case $t in nginx) port=$P_NGINX_H2 ;; gantry) port=$P_G ;; gantry-ab) port=$P_AB ;; esac
 		log=$W/$t.$i.log
@@ -60,7 +63,7 @@ done
 
 echo "| proxy | rps | p50 ms | p99 ms | p99.9 ms | errors |"
 echo "|---|---|---|---|---|---|"
-for t in nginx gantry ${AB_ENV:+gantry-ab}; do
+for t in nginx gantry ${ab:+gantry-ab}; do
 	awk -F'\t' -v t="$t" '
 		function med(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j+1] = a[j]; a[j+1] = x } return a[int((n + 1) / 2)] }
 		$1 == t { n++; split($3, kv, " "); for (k in kv) { split(kv[k], p, "="); v[p[1], n] = p[2] }; err += v["errors", n] }
@@ -71,5 +74,5 @@ for t in nginx gantry ${AB_ENV:+gantry-ab}; do
 			printf " %d |\n", err
 		}' "$raw"
 done
-[[ -n ${AB_ENV:-} ]] && echo "gantry-ab: the same build with $AB_ENV" >&2
+[[ -n $ab ]] && echo "gantry-ab: ${AB_BIN:-the same build}${AB_ENV:+ with $AB_ENV}" >&2
 echo "raw rows: $raw" >&2

@@ -4,8 +4,9 @@
 # exactly as in ../shared/bench/run.sh), plus gantry built from this tree with the
 # config bench/run.sh gives it. Source it, then call start_peers BASE_PORT.
 # Sets W (work dir), HOST, P_NGINX (HTTP/1.1), P_NGINX_H2 (h2c), P_G (gantry, both);
-# with AB_ENV set (VAR=VALUE ...), a second gantry of the same build runs with that
-# environment on P_AB, for same-run A/B comparisons of a knob. Everything started is
+# with AB_ENV set (VAR=VALUE ...) or AB_BIN (a gantry binary, say an older build), a
+# second gantry runs on P_AB: AB_BIN or this build, with AB_ENV in its environment,
+# for same-run A/B comparisons of a knob or of two builds. Everything started is
 # stopped when the calling script exits.
 
 start_peers() { # BASE_PORT
@@ -42,10 +43,10 @@ EOC
 	"$W/gantry" run -c "$W/gantry.yaml" --watch=false --log-level warn &
 	peer_pids+=($!)
 	local ports=("$P_NGINX" "$P_G")
-	if [[ -n ${AB_ENV:-} ]]; then
+	if [[ -n ${AB_ENV:-}${AB_BIN:-} ]]; then
 		sed "s/$HOST:$P_G/$HOST:$P_AB/" "$W/gantry.yaml" >"$W/gantry-ab.yaml"
 		# shellcheck disable=SC2086 # AB_ENV is a list of VAR=VALUE words
-		env $AB_ENV "$W/gantry" run -c "$W/gantry-ab.yaml" --watch=false --log-level warn &
+		env ${AB_ENV:-} "${AB_BIN:-$W/gantry}" run -c "$W/gantry-ab.yaml" --watch=false --log-level warn &
 		peer_pids+=($!)
 		ports+=("$P_AB")
 	fi
