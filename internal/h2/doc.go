@@ -9,8 +9,9 @@
 // one write syscall per frame cost more CPU than the request itself (docs/performance.md,
 // issue 6). Here a connection has:
 //
-//   - one read loop (ServeConn's goroutine) that reads frames with x/net/http2's Framer
-//     (and its hpack decoder, capped by MaxHeaderListSize), keeps the stream states and
+//   - one read loop (ServeConn's goroutine) that reads frames with x/net/http2's Framer,
+//     decodes header blocks with the connection's own hpack decoder and reused field
+//     slice (headerBlock, capped by MaxHeaderListSize), keeps the stream states and
 //     the receive windows, answers SETTINGS and PING, and starts handlers;
 //   - stream handlers on goroutines from a small reuse pool, so a handler does not grow
 //     a fresh stack for every stream. The ResponseWriter tells a forwarding handler
