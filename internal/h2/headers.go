@@ -154,17 +154,8 @@ func checkPseudos(pf []hpack.HeaderField) error {
 	return nil
 }
 
-// validWireName: a non-empty token without uppercase letters (RFC 9113 section
-// 8.2.1).
+// validWireName: a token (the same check the response side uses) without uppercase
+// letters (RFC 9113 section 8.2.1).
 func validWireName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		ch := name[i]
-		if ch >= 0x80 || !httpguts.IsTokenRune(rune(ch)) || 'A' <= ch && ch <= 'Z' {
-			return false
-		}
-	}
-	return true
+	return httpguts.ValidHeaderFieldName(name) && !strings.ContainsAny(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 }
