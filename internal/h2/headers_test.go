@@ -122,6 +122,9 @@ func TestHeaderBlockRules(t *testing.T) {
 			check: func(o blockOutcome) bool { return o.rstOK && o.rst == http2.ErrCodeProtocol }},
 		{name: "response pseudo-header", first: encodeBlock(append(req, ":status", "200")...), want: "RST_STREAM PROTOCOL_ERROR",
 			check: func(o blockOutcome) bool { return o.rstOK && o.rst == http2.ErrCodeProtocol }},
+		// :authority is optional, so only the ordering rule refuses this one.
+		{name: "pseudo-header after a regular field", first: encodeBlock(":method", "GET", ":scheme", "http", ":path", "/", "x-a", "1", ":authority", "x"),
+			want: "RST_STREAM PROTOCOL_ERROR", check: func(o blockOutcome) bool { return o.rstOK && o.rst == http2.ErrCodeProtocol }},
 		{name: "pseudo-header twice", first: encodeBlock(append(req, ":path", "/again")...), want: "RST_STREAM PROTOCOL_ERROR",
 			check: func(o blockOutcome) bool { return o.rstOK && o.rst == http2.ErrCodeProtocol }},
 		// 60 announced trailer names cost 60 fields' overhead (32 bytes each) against
