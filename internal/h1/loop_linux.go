@@ -92,10 +92,30 @@ type loopState struct {
 	cur *netpoll.Poller
 }
 
-// sendUp is the deferred send of the request head upstream (loopForward).
+// sendUp is the deferred send of the request head upstream (loopForward). As a
+// netpoll.Sender the poller sends it with the batch's other requests in one system
+// call; the exchange owns u (upBusy), so nothing closes its descriptor meanwhile.
 type sendUp conn
 
 func (x *sendUp) Flush() { (*conn)(x).loopSendUp() }
+
+func (x *sendUp) SendArgs() (int, []byte) {
+	c := (*conn)(x)
+	return c.lp.u.lp.reg.FD(), c.f.uw.buf
+}
+
+func (x *sendUp) Sent(n int, err error) {
+	c := (*conn)(x)
+	if c.s.trace != nil {
+		c.s.trace("batched")
+	}
+	if err == netpoll.ErrSendUnknown {
+		// The request may have gone: the connection must not carry another one. Closed,
+		// the goroutine's write fails and the try ends as on a reset connection.
+		c.lp.u.close()
+	}
+	c.loopSent(n, err)
+}
 
 // upLoop is an upstream connection's part in the loop: its registration (every
 // connection the pool dials is registered, readiness is ignored while no loop
@@ -324,8 +344,13 @@ func (c *conn) loopForward() {
 // loopSendUp sends the request head on the exchange's upstream connection and waits
 // for the answer.
 func (c *conn) loopSendUp() {
+	n, err := c.lp.u.lp.io.TrySend(c.f.uw.buf, nil)
+	c.loopSent(n, err)
+}
+
+// loopSent continues the exchange after the send of the request head: n bytes went.
+func (c *conn) loopSent(n int, err error) {
 	f, u := &c.f, c.lp.u
-	n, err := u.lp.io.TrySend(f.uw.buf, nil)
 	if err != nil || n < len(f.uw.buf) {
 		// A stale pooled connection, or a full socket buffer: the goroutine writes the
 		// rest (or fails, and retries on a fresh connection, as for any try).

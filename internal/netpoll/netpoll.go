@@ -31,6 +31,25 @@ type Deferred interface {
 	Flush()
 }
 
+// Sender is Deferred work that is one send on a socket. The poller sends the bytes of
+// all the Senders of a round together, in one system call where it can (io_uring on
+// Linux), and reports each result to Sent; where it cannot, it calls Flush, which
+// must make the send itself. The Sender keeps fd open, and b unchanged, until Sent or
+// Flush is called.
+type Sender interface {
+	Deferred
+	// SendArgs returns the socket and the bytes to send (len(b) > 0).
+	SendArgs() (fd int, b []byte)
+	// Sent reports how many bytes of b the socket took, without waiting for room:
+	// fewer than len(b) with a nil error when it was full. ErrSendUnknown says the
+	// poller could not learn whether the bytes went: the connection's state is
+	// unknown and it must not be used again.
+	Sent(n int, err error)
+}
+
+// ErrSendUnknown is Sent's error when the outcome of a send could not be learned.
+var ErrSendUnknown = errors.New("netpoll: outcome of a batched send unknown")
+
 // ErrUnsupported is returned by New on platforms without a readiness loop; callers
 // keep their goroutine-per-connection path there.
 var ErrUnsupported = errors.New("netpoll: not supported on " + runtime.GOOS)

@@ -45,9 +45,40 @@ type Poller struct {
 	done   chan struct{}
 
 	// deferred is what handlers of the current batch put off to its end (Defer);
-	// only the poller's goroutine touches it.
+	// only the poller's goroutine touches it, as the fields below.
 	deferred []Deferred
+
+	// ring sends a round's Senders together (nil until a round has two; noRing once
+	// it could not be set up or broke). sfd, sbuf, sres and sdone are its scratch,
+	// later the round's other deferred work.
+	ring   *uring
+	noRing bool
+	sfd    []int
+	sbuf   [][]byte
+	sres   []int32
+	sdone  []Sender
+	later  []Deferred
 }
+
+// SendsBatched reports whether pollers send a round's Senders together: io_uring can
+// be set up here and GANTRY_URING is not off. Probed once.
+func SendsBatched() bool { return sendsBatched() }
+
+var sendsBatched = sync.OnceValue(func() bool {
+	if uringOff {
+		return false
+	}
+	r, err := uringSetup()
+	if err != nil {
+		return false
+	}
+	r.close()
+	return true
+})
+
+// uringOff: GANTRY_URING=off sends deferred sends one by one (kept for A/B runs and
+// as a way out where io_uring misbehaves).
+var uringOff = os.Getenv("GANTRY_URING") == "off"
 
 // wakeIndex marks the eventfd's event.
 const wakeIndex = ^uint32(0)
@@ -323,14 +354,99 @@ func (r *Registration) Poller() *Poller { return r.p }
 // wake it once (see docs/performance.md).
 func (p *Poller) Defer(d Deferred) { p.deferred = append(p.deferred, d) }
 
-// flush runs the deferred work of the batch that just ended.
+// flush runs the deferred work of the batch that just ended, in rounds: what a
+// round's work defers is the next round. A round's Senders go out together first
+// (sendRound), then its other work runs in order; without a ring everything runs in
+// order.
 func (p *Poller) flush() {
-	for i := 0; i < len(p.deferred); i++ {
-		d := p.deferred[i]
-		p.deferred[i] = nil
-		d.Flush()
+	for start := 0; start < len(p.deferred); {
+		end := len(p.deferred)
+		if !p.sendRound(start, end) {
+			for i := start; i < end; i++ {
+				d := p.deferred[i]
+				p.deferred[i] = nil
+				d.Flush()
+			}
+		}
+		start = end
 	}
 	p.deferred = p.deferred[:0]
+}
+
+// sendRound sends the Senders of p.deferred[start:end] through the ring, reports
+// their results, then runs the round's other work; false (nothing done) when the
+// round has fewer than two Senders or there is no ring.
+func (p *Poller) sendRound(start, end int) bool {
+	if p.noRing || uringOff || end-start < 2 {
+		return false
+	}
+	n := 0
+	for _, d := range p.deferred[start:end] {
+		if _, ok := d.(Sender); ok {
+			n++
+		}
+	}
+	if n < 2 {
+		return false
+	}
+	if p.ring == nil {
+		r, err := uringSetup()
+		if err != nil {
+			p.noRing = true
+			return false
+		}
+		p.ring = r
+	}
+	for i := start; i < end; i++ {
+		d := p.deferred[i]
+		p.deferred[i] = nil
+		if s, ok := d.(Sender); ok {
+			fd, b := s.SendArgs()
+			p.sfd, p.sbuf, p.sdone = append(p.sfd, fd), append(p.sbuf, b), append(p.sdone, s)
+			if len(p.sfd) == int(p.ring.sqSize) {
+				p.sendBatch()
+			}
+			continue
+		}
+		p.later = append(p.later, d)
+	}
+	p.sendBatch()
+	for i, d := range p.later {
+		p.later[i] = nil
+		d.Flush()
+	}
+	p.later = p.later[:0]
+	return true
+}
+
+// sendBatch submits the gathered sends and reports their results.
+func (p *Poller) sendBatch() {
+	k := len(p.sfd)
+	if k == 0 {
+		return
+	}
+	if cap(p.sres) < k {
+		p.sres = make([]int32, int(p.ring.sqSize))
+	}
+	res := p.sres[:k]
+	if err := p.ring.sendAll(p.sfd, p.sbuf, res); err != nil {
+		p.ring.close()
+		p.ring, p.noRing = nil, true
+	}
+	for i, s := range p.sdone {
+		p.sdone[i], p.sbuf[i] = nil, nil
+		switch r := res[i]; {
+		case r >= 0:
+			s.Sent(int(r), nil)
+		case r == -int32(unix.EAGAIN):
+			s.Sent(0, nil)
+		case r == resUnknown:
+			s.Sent(0, ErrSendUnknown)
+		default:
+			s.Sent(0, fmtErr("send", unix.Errno(-r)))
+		}
+	}
+	p.sfd, p.sbuf, p.sdone = p.sfd[:0], p.sbuf[:0], p.sdone[:0]
 }
 
 // epollWait polls without blocking. RawSyscall: a call that never blocks needs no
@@ -358,6 +474,10 @@ func (p *Poller) Close() error {
 	one := [8]byte{1}
 	unix.Write(p.wake, one[:]) //nolint:errcheck // a full counter still wakes the loop
 	<-p.done
+	if p.ring != nil {
+		p.ring.close()
+		p.ring = nil
+	}
 	unix.Close(p.wake)
 	return p.file.Close()
 }

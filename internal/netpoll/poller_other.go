@@ -55,3 +55,6 @@ func Detach(c syscall.Conn) (int, error) { return -1, ErrUnsupported }
 
 // FDOf returns ErrUnsupported on this platform.
 func FDOf(c net.Conn) (int, error) { return -1, ErrUnsupported }
+
+// SendsBatched reports whether pollers send a round's Senders together: never here.
+func SendsBatched() bool { return false }

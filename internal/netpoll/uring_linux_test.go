@@ -1,0 +1,262 @@
+//go:build linux
+
+package netpoll
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gantrygw/gantry/internal/testbackend"
+)
+
+// testRing sets up a real ring, or skips where the kernel refuses io_uring (the
+// poller then sends one by one; TestSendRoundWithoutRing covers that path).
+func testRing(t *testing.T) *uring {
+	t.Helper()
+	r, err := newUring()
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+		t.Skipf("io_uring refused here (%v): batched sends fall back to one send each", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.close)
+	return r
+}
+
+// full returns a connected socket whose send buffer is full (its peer never reads).
+func full(t *testing.T) int {
+	t.Helper()
+	_, s := testbackend.TCPPair(t)
+	fd := detached(t, s)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096); err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for range 10_000 {
+		if _, err := unix.SendmsgN(fd, chunk, nil, nil, unix.MSG_DONTWAIT); err == unix.EAGAIN {
+			return fd
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("the send buffer never filled")
+	return -1
+}
+
+// sendAllWithin runs r.sendAll and fails the test if it does not return within 5 s
+// (a send that waited for room would hang the poller).
+func sendAllWithin(t *testing.T, r *uring, fds []int, bufs [][]byte) []int32 {
+	t.Helper()
+	res := make([]int32, len(fds))
+	done := make(chan error, 1)
+	go func() { done <- r.sendAll(fds, bufs, res) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("sendAll did not return within 5s")
+	}
+	return res
+}
+
+// One io_uring_enter sends to several sockets and reports each result: the bytes
+// taken, EAGAIN for a full socket (without waiting for room) and EBADF for a bad
+// descriptor; the bytes arrive whole and in order.
+func TestUringSendAll(t *testing.T) {
+	t.Parallel()
+	r := testRing(t)
+	var (
+		fds     []int
+		bufs    [][]byte
+		readers []net.Conn
+	)
+	for _, b := range []string{"alpha", strings.Repeat("b", 1000), "c"} {
+		c, s := testbackend.TCPPair(t)
+		fds, bufs, readers = append(fds, detached(t, s)), append(bufs, []byte(b)), append(readers, c)
+	}
+	fds, bufs = append(fds, full(t)), append(bufs, []byte("no room"))
+	fds, bufs = append(fds, -1), append(bufs, []byte("bad descriptor"))
+
+	res := sendAllWithin(t, r, fds, bufs)
+	for i := range 3 {
+		if int(res[i]) != len(bufs[i]) {
+			t.Errorf("send %d: result %d, want %d", i, res[i], len(bufs[i]))
+		}
+		got := make([]byte, len(bufs[i]))
+		readers[i].SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(readers[i], got); err != nil || !bytes.Equal(got, bufs[i]) {
+			t.Errorf("socket %d received %q (%v), want %q", i, got, err, bufs[i])
+		}
+	}
+	if res[3] != -int32(unix.EAGAIN) {
+		t.Errorf("full socket: result %d, want -EAGAIN (%d)", res[3], -int32(unix.EAGAIN))
+	}
+	if res[4] != -int32(unix.EBADF) {
+		t.Errorf("bad descriptor: result %d, want -EBADF (%d)", res[4], -int32(unix.EBADF))
+	}
+
+	// The ring is reusable: a second call sees only its own completions.
+	res = sendAllWithin(t, r, fds[:1], [][]byte{[]byte("again")})
+	if res[0] != 5 {
+		t.Fatalf("second call: result %d, want 5", res[0])
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(readers[0], got); err != nil || string(got) != "again" {
+		t.Fatalf("second call: received %q (%v)", got, err)
+	}
+}
+
+// logSender is a Sender that logs which way it went: "sent" (with the result) when
+// the poller batched it, "flush" when it fell back to Flush (which sends itself).
+type logSender struct {
+	name string
+	fd   int
+	b    []byte
+	log  chan string
+}
+
+func (s *logSender) SendArgs() (int, []byte) { return s.fd, s.b }
+func (s *logSender) Sent(n int, err error)   { s.log <- fmt.Sprintf("sent:%s:%d:%v", s.name, n, err) }
+func (s *logSender) Flush() {
+	n, err := unix.SendmsgN(s.fd, s.b, nil, nil, unix.MSG_DONTWAIT)
+	s.log <- fmt.Sprintf("flush:%s:%d:%v", s.name, n, err)
+}
+
+// sendingHandler defers its senders, then a plain logDefer, from one Ready.
+type sendingHandler struct {
+	p       *Poller
+	senders []*logSender
+	after   *logDefer
+}
+
+func (h *sendingHandler) Ready(Events) {
+	for _, s := range h.senders {
+		h.p.Defer(s)
+	}
+	h.p.Defer(h.after)
+}
+
+// sendRoundSetup registers a handler that defers n senders (spread over three
+// sockets, 2 bytes each), with fullFD >= 0 two more ("full" on fullFD, "bad" on an
+// invalid descriptor), then a logDefer; triggers it, and returns the log, the
+// senders and the three receiving ends.
+func sendRoundSetup(t *testing.T, n, fullFD int) (chan string, []*logSender, []net.Conn) {
+	t.Helper()
+	p := newPoller(t)
+	log := make(chan string, n+8)
+	var fds []int
+	var readers []net.Conn
+	for range 3 {
+		c, s := testbackend.TCPPair(t)
+		fds, readers = append(fds, detached(t, s)), append(readers, c)
+	}
+	h := &sendingHandler{p: p, after: &logDefer{name: "after", log: log, p: p}}
+	for i := range n {
+		h.senders = append(h.senders, &logSender{name: fmt.Sprint(i), fd: fds[i%3], b: []byte(fmt.Sprintf("%02d", i%100)), log: log})
+	}
+	if fullFD >= 0 {
+		h.senders = append(h.senders,
+			&logSender{name: "full", fd: fullFD, b: []byte("no room"), log: log},
+			&logSender{name: "bad", fd: -1, b: []byte("bad descriptor"), log: log})
+	}
+	tc, ts := testbackend.TCPPair(t)
+	if _, err := p.Add(detached(t, ts), Readable, false, h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Write([]byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	return log, h.senders, readers
+}
+
+func collect(t *testing.T, log chan string, n int) []string {
+	t.Helper()
+	var got []string
+	for len(got) < n {
+		select {
+		case e := <-log:
+			got = append(got, e)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("after %d log entries: nothing more within 5s (last %q)", len(got), got[max(0, len(got)-3):])
+		}
+	}
+	return got
+}
+
+// wantEach checks that the log starts with the n senders, in order, each having sent
+// its two bytes the given way ("sent" or "flush").
+func wantEach(t *testing.T, got []string, way string, n int) {
+	t.Helper()
+	for i := range n {
+		if want := fmt.Sprintf("%s:%d:2:<nil>", way, i); got[i] != want {
+			t.Fatalf("log[%d] = %q, want %q", i, got[i], want)
+		}
+	}
+}
+
+// checkReceived reads what the three sockets got: sender i's two bytes on socket
+// i%3, in the order deferred.
+func checkReceived(t *testing.T, senders []*logSender, readers []net.Conn) {
+	t.Helper()
+	for k, c := range readers {
+		var want []byte
+		for i := k; i < len(senders); i += 3 {
+			want = append(want, senders[i].b...)
+		}
+		got := make([]byte, len(want))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("socket %d received %q (%v), want %q", k, got, err, want)
+		}
+	}
+}
+
+// A round's Senders go out in one batch (more than the ring's 256 entries: in two),
+// each learns its result through Sent, in the order deferred, and the round's other
+// deferred work runs after them.
+func TestSendRoundBatchesSenders(t *testing.T) {
+	t.Parallel()
+	testRing(t) // skips where io_uring is refused
+	const n = 300
+	log, senders, readers := sendRoundSetup(t, n, full(t))
+	got := collect(t, log, n+3)
+	wantEach(t, got, "sent", n)
+	// A full socket took nothing, without an error (the caller's slow path waits for
+	// room); a bad descriptor reports its error.
+	if got[n] != "sent:full:0:<nil>" {
+		t.Fatalf("log[%d] = %q, want sent:full:0:<nil>", n, got[n])
+	}
+	if !strings.HasPrefix(got[n+1], "sent:bad:0:") || !strings.Contains(got[n+1], "bad file descriptor") {
+		t.Fatalf("log[%d] = %q, want sent:bad:0 with EBADF", n+1, got[n+1])
+	}
+	if got[n+2] != "flush:after" {
+		t.Fatalf("log[%d] = %q, want the plain deferred work after the senders", n+2, got[n+2])
+	}
+	checkReceived(t, senders[:n], readers)
+}
+
+// Without a ring (io_uring refused) every Sender's Flush sends it, in order.
+func TestSendRoundWithoutRing(t *testing.T) {
+	setup := uringSetup
+	uringSetup = func() (*uring, error) { return nil, fmtErr("io_uring_setup", unix.EPERM) }
+	t.Cleanup(func() { uringSetup = setup })
+	const n = 5
+	log, senders, readers := sendRoundSetup(t, n, -1)
+	got := collect(t, log, n+1)
+	wantEach(t, got, "flush", n)
+	if got[n] != "flush:after" {
+		t.Fatalf("log[%d] = %q, want flush:after", n, got[n])
+	}
+	checkReceived(t, senders, readers)
+}
