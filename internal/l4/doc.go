@@ -36,8 +36,11 @@
 //     On Linux, between two *net.TCPConn, the relay is readiness-driven (relay_poll_linux.go):
 //     both sockets are detached from the Go runtime (netpoll.Detach) and registered
 //     edge-triggered on a poller of netpoll.Shared(); on readable, bytes are read into
-//     the poller's buffer and written on at once (one recv and one send per message,
-//     no goroutine switch, no EAGAIN read before parking); a destination that cannot
+//     the poller's buffer and written on (one recv and one send per message, no
+//     goroutine switch, no EAGAIN read before parking): at the end of the poller's
+//     batch, with the batch's other sends in one io_uring_enter (a pollSend, a
+//     netpoll.Sender; the direction keeps the bytes and its session stays open until
+//     the send reports), or at once where io_uring is refused; a destination that cannot
 //     take them all keeps them in a pooled buffer, its source is not read until the
 //     destination is writable again (memory per session stays bounded); a read that
 //     fills the 64 KiB buffer marks a bulk stream, which then splices through a pooled

@@ -33,6 +33,10 @@ var errSpliceStuck = errors.New("splice from a non-empty pipe moved nothing")
 type pollerState struct {
 	buf   *[]byte
 	pipes [][2]int // idle splice pipes, empty, at most maxIdlePipes
+	p     *netpoll.Poller
+	// batch: small messages are sent at the end of the poller's batch, with the batch's
+	// other sends in one system call (netpoll.Sender), where the poller can.
+	batch bool
 }
 
 // maxIdlePipes bounds the pipes a poller keeps for bulk sessions to come.
@@ -74,7 +78,7 @@ func stateOf(p *netpoll.Poller) *pollerState {
 	if st, ok := pollerStates.Load(p); ok {
 		return st.(*pollerState)
 	}
-	st, _ := pollerStates.LoadOrStore(p, &pollerState{buf: heldPool.Get().(*[]byte)})
+	st, _ := pollerStates.LoadOrStore(p, &pollerState{buf: heldPool.Get().(*[]byte), p: p, batch: netpoll.SendsBatched()})
 	return st.(*pollerState)
 }
 
@@ -112,6 +116,10 @@ type pollRelay struct {
 	regs [2]netpoll.Registration // embedded: no allocation per connection
 	st   *pollerState
 	over bool // finished; set and read on the poller goroutine
+	// closeLater: finished while a direction's send was queued; the descriptors stay
+	// open (the send uses one) and the session is released when the last send reports.
+	closeLater bool
+	finishErr  error
 	// noReuse: a Ready may still run on this session (registration failed half way),
 	// so its session must not go back to the pool.
 	noReuse bool
@@ -151,7 +159,56 @@ type pollDir struct {
 	eof     bool    // the source ended; the destination is shut for writing once pend is out
 	done    bool
 	n       int64
+	// queued: pend goes out at the end of the poller's batch (snd, deferred); nothing
+	// else may send or touch pend until snd.Sent.
+	queued bool
+	snd    pollSend
 }
+
+// pollSend is a direction's deferred send of its pending bytes (netpoll.Sender).
+type pollSend struct {
+	r *pollRelay
+	d int
+}
+
+func (s *pollSend) SendArgs() (int, []byte) { return s.r.fd[1-s.d], s.r.dirs[s.d].pend }
+
+// Flush sends without the poller's batch (io_uring refused).
+func (s *pollSend) Flush() {
+	n, err := rawio.Send(s.r.fd[1-s.d], s.r.dirs[s.d].pend)
+	if err == unix.EAGAIN {
+		n, err = 0, nil
+	}
+	s.Sent(max(n, 0), err)
+}
+
+// Sent continues direction d after its queued send: n bytes went.
+func (s *pollSend) Sent(n int, err error) {
+	r, dir := s.r, &s.r.dirs[s.d]
+	dir.queued = false
+	if r.closeLater {
+		r.release()
+		return
+	}
+	switch {
+	case err != nil:
+		r.finish(err)
+	case n < len(dir.pend):
+		dir.pend = dir.pend[n:]
+		dir.blocked = true // a short send is a full send buffer (see pump)
+	default:
+		heldPool.Put(dir.held)
+		dir.held, dir.pend = nil, nil
+		if dir.hup {
+			r.pump(s.d) // read on to the end
+		}
+	}
+	if r.over {
+		r.release()
+	}
+}
+
+var _ netpoll.Sender = (*pollSend)(nil)
 
 // run relays c and up until both directions end. ok is false when the session cannot
 // run on a poller (no readiness loop, not TCP, descriptors exhausted); c and up are
@@ -265,8 +322,22 @@ func (r *pollRelay) ready(side int, ev netpoll.Events) {
 	}
 	r.step(side, ev)
 	if r.over {
-		r.wg.Done() // the last touch of r on this goroutine
+		r.release()
 	}
+}
+
+// release lets run return (the last touch of r on this goroutine), unless a queued
+// send still needs the session: then the send's Sent completes the finish.
+func (r *pollRelay) release() {
+	if r.dirs[0].queued || r.dirs[1].queued {
+		r.closeLater = true
+		return
+	}
+	if r.closeLater {
+		r.closeLater = false
+		r.closeNow(r.finishErr)
+	}
+	r.wg.Done()
 }
 
 func (r *pollRelay) step(side int, ev netpoll.Events) {
@@ -308,7 +379,7 @@ func (r *pollRelay) step(side int, ev netpoll.Events) {
 // the source is read until EOF.
 func (r *pollRelay) pump(d int) {
 	dir := &r.dirs[d]
-	if dir.done {
+	if dir.done || dir.queued {
 		return
 	}
 	src, dst := r.fd[d], r.fd[1-d]
@@ -387,6 +458,17 @@ func (r *pollRelay) pump(d int) {
 		case tookEOF:
 			continue
 		}
+		if r.st.batch && n < len(buf) {
+			// A message: sent at the end of the batch with the batch's other sends,
+			// in one system call. The bytes stay in the poller's buffer, which the
+			// direction keeps meanwhile.
+			dir.held, dir.pend = r.st.buf, buf[:n]
+			r.st.buf = heldPool.Get().(*[]byte)
+			dir.queued = true
+			dir.snd = pollSend{r: r, d: d}
+			r.st.p.Defer(&dir.snd)
+			return
+		}
 		w, err := rawio.Send(dst, buf[:n])
 		if err != nil && err != unix.EAGAIN {
 			r.finish(err)
@@ -438,6 +520,16 @@ func (r *pollRelay) took(dir *pollDir, n int, err error) int {
 // ended cleanly (unless an abort gave a reason). ready releases it to run.
 func (r *pollRelay) finish(err error) {
 	r.over = true
+	if r.dirs[0].queued || r.dirs[1].queued {
+		r.finishErr = err // closed when the queued send reports (release)
+		r.closeLater = true
+		return
+	}
+	r.closeNow(err)
+}
+
+// closeNow is finish's work: close the descriptors, return the buffers, keep err.
+func (r *pollRelay) closeNow(err error) {
 	r.mu.Lock()
 	r.live = false
 	if r.abortErr != nil {
