@@ -345,8 +345,10 @@ func (r *Registration) Poller() *Poller { return r.p }
 
 // Defer puts d off to the end of the batch of events p's goroutine is handling:
 // d.Flush runs after every Ready of the batch and before the next epoll_wait (or the
-// park), in the order deferred; what a Flush defers runs in the same round. Only a
-// Ready (or a Flush) running on p's goroutine may call it.
+// park), in the order deferred; what a Flush (or a Sent) defers runs in a next round,
+// still before the wait. A Sender is sent with the round's other Senders, and their
+// Sent calls (in the order deferred) come before the round's other work. Only a Ready
+// (or a Flush, or a Sent) running on p's goroutine may call it.
 //
 // What it is for: a handler that sends to a peer which will answer (an HTTP/1.1
 // request to an upstream) wakes that peer if it sleeps. Sent one per event, the
@@ -403,7 +405,7 @@ func (p *Poller) sendRound(start, end int) bool {
 		if s, ok := d.(Sender); ok {
 			fd, b := s.SendArgs()
 			p.sfd, p.sbuf, p.sdone = append(p.sfd, fd), append(p.sbuf, b), append(p.sdone, s)
-			if len(p.sfd) == int(p.ring.sqSize) {
+			if p.ring != nil && len(p.sfd) == int(p.ring.sqSize) {
 				p.sendBatch()
 			}
 			continue
@@ -423,6 +425,14 @@ func (p *Poller) sendRound(start, end int) bool {
 func (p *Poller) sendBatch() {
 	k := len(p.sfd)
 	if k == 0 {
+		return
+	}
+	if p.ring == nil { // it broke earlier in this round: each sends itself
+		for i, s := range p.sdone {
+			p.sdone[i], p.sbuf[i] = nil, nil
+			s.Flush()
+		}
+		p.sfd, p.sbuf, p.sdone = p.sfd[:0], p.sbuf[:0], p.sdone[:0]
 		return
 	}
 	if cap(p.sres) < k {

@@ -260,3 +260,44 @@ func TestSendRoundWithoutRing(t *testing.T) {
 	}
 	checkReceived(t, senders, readers)
 }
+
+// brokenRing is a real ring whose descriptor is gone, so its first submission fails.
+func brokenRing() (*uring, error) {
+	r, err := newUring()
+	if err != nil {
+		return nil, err
+	}
+	unix.Close(r.fd)
+	r.fd = -1
+	return r, nil
+}
+
+// A ring that fails to submit reports every send as not made (EAGAIN: the caller's
+// slow path writes it), is never used again, and the round's later Senders fall back
+// to their Flush.
+func TestSendRoundRingBreaks(t *testing.T) {
+	r, err := newUring()
+	if err != nil {
+		t.Skipf("io_uring refused here (%v)", err)
+	}
+	r.close()
+	setup := uringSetup
+	uringSetup = brokenRing
+	t.Cleanup(func() { uringSetup = setup })
+	const n = 300 // the first 256 go to the ring, which breaks
+	log, _, _ := sendRoundSetup(t, n, -1)
+	got := collect(t, log, n+1)
+	wantRange := func(from, to int, format string) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			if want := fmt.Sprintf(format, i); got[i] != want {
+				t.Fatalf("log[%d] = %q, want %q", i, got[i], want)
+			}
+		}
+	}
+	wantRange(0, uringEntries, "sent:%d:0:<nil>")
+	wantRange(uringEntries, n, "flush:%d:2:<nil>")
+	if got[n] != "flush:after" {
+		t.Fatalf("log[%d] = %q, want flush:after", n, got[n])
+	}
+}
