@@ -18,6 +18,7 @@ import (
 	"github.com/gantrygw/gantry/internal/admin"
 	"github.com/gantrygw/gantry/internal/config"
 	"github.com/gantrygw/gantry/internal/gateway"
+	"github.com/gantrygw/gantry/internal/netpoll"
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -99,6 +100,10 @@ func serve(o serveOptions) int {
 		l := o.cfg.Listeners[name]
 		o.log.Info("listening", "listener", name, "protocol", l.Protocol, "address", g.Addr(name).String())
 	}
+	// Whether a poller's batch of upstream sends (and relayed TCP messages) goes to
+	// the kernel in one io_uring call: a container's seccomp profile can refuse it, and
+	// then they are sent one by one (docs/h1-engine.md, "Readiness loop").
+	o.log.Info("readiness loop", "batched_sends", netpoll.SendsBatched())
 	adm, admAddr, code := startAdmin(g, o)
 	if code != exitOK {
 		g.Shutdown(context.Background()) //nolint:errcheck // not serving yet

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gantrygw/gantry/internal/netpoll"
 )
 
 func TestHelpAndVersion(t *testing.T) {
@@ -129,6 +131,8 @@ func TestDemoAnswers(t *testing.T) {
 		t.Fatalf("demo answer %s does not show the rewritten path /products/42", body)
 	}
 	p.waitOutput(t, `curl http://`+regexp.QuoteMeta(addr))
+	// The startup log says which send path the readiness loop takes, as this machine allows.
+	p.waitOutput(t, fmt.Sprintf(`msg="readiness loop" batched_sends=%v`, netpoll.SendsBatched()))
 	dash := regexp.MustCompile(`Dashboard: (http://127\.0\.0\.1:\d+/)`).FindStringSubmatch(p.waitOutput(t, `Dashboard: http://127\.0\.0\.1:\d+/`))
 	resp = waitHTTP(t, dash[1], 200)
 	page, _ := io.ReadAll(resp.Body)
