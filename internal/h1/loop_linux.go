@@ -97,8 +97,6 @@ type loopState struct {
 // call; the exchange owns u (upBusy), so nothing closes its descriptor meanwhile.
 type sendUp conn
 
-func (x *sendUp) Flush() { (*conn)(x).loopSendUp() }
-
 func (x *sendUp) SendArgs() (int, []byte) {
 	c := (*conn)(x)
 	return c.lp.u.lp.reg.FD(), c.f.uw.buf
@@ -332,7 +330,7 @@ func (c *conn) loopForward() {
 		// for all of them rather than once per request (docs/performance.md). Until
 		// then the exchange is as if sent and waiting: the client's readiness marks it
 		// pending, and the timer finds u busy and looks again later.
-		lp.cur.Defer((*sendUp)(c))
+		lp.cur.DeferSend((*sendUp)(c))
 		if s.trace != nil {
 			s.trace("deferred")
 		}

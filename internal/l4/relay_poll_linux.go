@@ -173,15 +173,6 @@ type pollSend struct {
 
 func (s *pollSend) SendArgs() (int, []byte) { return s.r.fd[1-s.d], s.r.dirs[s.d].pend }
 
-// Flush sends without the poller's batch (io_uring refused).
-func (s *pollSend) Flush() {
-	n, err := rawio.Send(s.r.fd[1-s.d], s.r.dirs[s.d].pend)
-	if err == unix.EAGAIN {
-		n, err = 0, nil
-	}
-	s.Sent(max(n, 0), err)
-}
-
 // Sent continues direction d after its queued send: n bytes went.
 func (s *pollSend) Sent(n int, err error) {
 	r, dir := s.r, &s.r.dirs[s.d]
@@ -466,7 +457,7 @@ func (r *pollRelay) pump(d int) {
 			r.st.buf = heldPool.Get().(*[]byte)
 			dir.queued = true
 			dir.snd = pollSend{r: r, d: d}
-			r.st.p.Defer(&dir.snd)
+			r.st.p.DeferSend(&dir.snd)
 			return
 		}
 		w, err := rawio.Send(dst, buf[:n])

@@ -33,13 +33,13 @@
 // Deferred work: a Ready may put work off to the end of its batch (Poller.Defer);
 // it runs on the poller's goroutine after the batch's last Ready, before the poller
 // waits again. The HTTP/1.1 loop sends its upstream requests that way, so a batch's
-// requests reach a sleeping backend together and wake it once. Deferred work that is
-// one send (a Sender) goes out with the round's other sends in one io_uring_enter
+// requests reach a sleeping backend together and wake it once. A send deferred with
+// DeferSend (a Sender) goes out with the round's other sends in one io_uring_enter
 // (uring_linux.go): sent one by one, the first send woke the backend and the kernel
 // often ran it before the poller's next send, so the rest of the batch waited for the
 // poller to be scheduled again. Where io_uring is refused (kernel.io_uring_disabled, a
-// container's seccomp profile, a kernel before 5.11) or GANTRY_URING=off, each
-// Sender's Flush sends it.
+// container's seccomp profile, a kernel before 5.11) or GANTRY_URING=off, the poller
+// sends each with send(2).
 //
 // Descriptors registered here are usually also registered with the Go runtime's
 // poller (a net.Conn's); that is harmless (both get the edge). Callers that take a

@@ -31,13 +31,11 @@ type Deferred interface {
 	Flush()
 }
 
-// Sender is Deferred work that is one send on a socket. The poller sends the bytes of
-// all the Senders of a round together, in one system call where it can (io_uring on
-// Linux), and reports each result to Sent; where it cannot, it calls Flush, which
-// must make the send itself. The Sender keeps fd open, and b unchanged, until Sent or
-// Flush is called.
+// Sender is deferred work that is one send on a socket (Poller.DeferSend). The poller
+// sends the bytes of all the Senders of a round together, in one system call where it
+// can (io_uring on Linux), else with one send(2) each, and reports every result to
+// Sent. The Sender keeps fd open, and b unchanged, until Sent.
 type Sender interface {
-	Deferred
 	// SendArgs returns the socket and the bytes to send (len(b) > 0).
 	SendArgs() (fd int, b []byte)
 	// Sent reports how many bytes of b the socket took, without waiting for room:

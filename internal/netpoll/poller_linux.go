@@ -12,6 +12,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gantrygw/gantry/internal/rawio"
 )
 
 // Poller is one epoll instance and the goroutine that waits on it.
@@ -44,13 +46,13 @@ type Poller struct {
 	closed bool
 	done   chan struct{}
 
-	// deferred is what handlers of the current batch put off to its end (Defer);
-	// only the poller's goroutine touches it, as the fields below.
-	deferred []Deferred
+	// deferred is what handlers of the current batch put off to its end (Defer,
+	// DeferSend); only the poller's goroutine touches it, as the fields below.
+	deferred []deferredItem
 
 	// ring sends a round's Senders together (nil until a round has two; noRing once
 	// it could not be set up or broke). sfd, sbuf, sres and sdone are its scratch,
-	// later the round's other deferred work.
+	// later the round's other deferred work, run after its sends.
 	ring   *uring
 	noRing bool
 	sfd    []int
@@ -79,6 +81,12 @@ var sendsBatched = sync.OnceValue(func() bool {
 // uringOff: GANTRY_URING=off sends deferred sends one by one (kept for A/B runs and
 // as a way out where io_uring misbehaves).
 var uringOff = os.Getenv("GANTRY_URING") == "off"
+
+// deferredItem is one piece of deferred work: d (Defer) or s (DeferSend).
+type deferredItem struct {
+	d Deferred
+	s Sender
+}
 
 // wakeIndex marks the eventfd's event.
 const wakeIndex = ^uint32(0)
@@ -346,71 +354,62 @@ func (r *Registration) Poller() *Poller { return r.p }
 // Defer puts d off to the end of the batch of events p's goroutine is handling:
 // d.Flush runs after every Ready of the batch and before the next epoll_wait (or the
 // park), in the order deferred; what a Flush (or a Sent) defers runs in a next round,
-// still before the wait. A Sender is sent with the round's other Senders, and their
-// Sent calls (in the order deferred) come before the round's other work. Only a Ready
-// (or a Flush, or a Sent) running on p's goroutine may call it.
+// still before the wait. Only a Ready (or a Flush, or a Sent) running on p's
+// goroutine may call it.
 //
 // What it is for: a handler that sends to a peer which will answer (an HTTP/1.1
 // request to an upstream) wakes that peer if it sleeps. Sent one per event, the
 // sends of one batch each find the peer asleep again; sent together at the end, they
 // wake it once (see docs/performance.md).
-func (p *Poller) Defer(d Deferred) { p.deferred = append(p.deferred, d) }
+func (p *Poller) Defer(d Deferred) { p.deferred = append(p.deferred, deferredItem{d: d}) }
+
+// DeferSend is Defer for a send: the round's Senders go out together, before its
+// other work, and learn their results through Sent in the order deferred.
+func (p *Poller) DeferSend(s Sender) { p.deferred = append(p.deferred, deferredItem{s: s}) }
 
 // flush runs the deferred work of the batch that just ended, in rounds: what a
-// round's work defers is the next round. A round's Senders go out together first
-// (sendRound), then its other work runs in order; without a ring everything runs in
-// order.
+// round's work defers is the next round.
 func (p *Poller) flush() {
 	for start := 0; start < len(p.deferred); {
 		end := len(p.deferred)
-		if !p.sendRound(start, end) {
-			for i := start; i < end; i++ {
-				d := p.deferred[i]
-				p.deferred[i] = nil
-				d.Flush()
-			}
-		}
+		p.round(start, end)
 		start = end
 	}
 	p.deferred = p.deferred[:0]
 }
 
-// sendRound sends the Senders of p.deferred[start:end] through the ring, reports
-// their results, then runs the round's other work; false (nothing done) when the
-// round has fewer than two Senders or there is no ring.
-func (p *Poller) sendRound(start, end int) bool {
-	if p.noRing || uringOff || end-start < 2 {
-		return false
-	}
+// round runs p.deferred[start:end]: its Senders first, through the ring when there
+// are two or more and a ring can be had, else one send(2) each; then its other work,
+// in order.
+func (p *Poller) round(start, end int) {
 	n := 0
-	for _, d := range p.deferred[start:end] {
-		if _, ok := d.(Sender); ok {
+	for _, it := range p.deferred[start:end] {
+		if it.s != nil {
 			n++
 		}
 	}
-	if n < 2 {
-		return false
-	}
-	if p.ring == nil {
-		r, err := uringSetup()
-		if err != nil {
+	if n >= 2 && p.ring == nil && !p.noRing && !uringOff {
+		if r, err := uringSetup(); err == nil {
+			p.ring = r
+		} else {
 			p.noRing = true
-			return false
 		}
-		p.ring = r
 	}
 	for i := start; i < end; i++ {
-		d := p.deferred[i]
-		p.deferred[i] = nil
-		if s, ok := d.(Sender); ok {
-			fd, b := s.SendArgs()
-			p.sfd, p.sbuf, p.sdone = append(p.sfd, fd), append(p.sbuf, b), append(p.sdone, s)
-			if p.ring != nil && len(p.sfd) == int(p.ring.sqSize) {
+		it := p.deferred[i]
+		p.deferred[i] = deferredItem{}
+		switch {
+		case it.s == nil:
+			p.later = append(p.later, it.d)
+		case n >= 2 && p.ring != nil:
+			fd, b := it.s.SendArgs()
+			p.sfd, p.sbuf, p.sdone = append(p.sfd, fd), append(p.sbuf, b), append(p.sdone, it.s)
+			if len(p.sfd) == int(p.ring.sqSize) {
 				p.sendBatch()
 			}
-			continue
+		default:
+			sendOne(it.s)
 		}
-		p.later = append(p.later, d)
 	}
 	p.sendBatch()
 	for i, d := range p.later {
@@ -418,21 +417,26 @@ func (p *Poller) sendRound(start, end int) bool {
 		d.Flush()
 	}
 	p.later = p.later[:0]
-	return true
+}
+
+// sendOne sends s with one send(2).
+func sendOne(s Sender) {
+	fd, b := s.SendArgs()
+	n, err := rawio.Send(fd, b)
+	switch {
+	case err == unix.EAGAIN:
+		s.Sent(0, nil)
+	case err != nil:
+		s.Sent(0, fmtErr("send", err))
+	default:
+		s.Sent(n, nil)
+	}
 }
 
 // sendBatch submits the gathered sends and reports their results.
 func (p *Poller) sendBatch() {
 	k := len(p.sfd)
 	if k == 0 {
-		return
-	}
-	if p.ring == nil { // it broke earlier in this round: each sends itself
-		for i, s := range p.sdone {
-			p.sdone[i], p.sbuf[i] = nil, nil
-			s.Flush()
-		}
-		p.sfd, p.sbuf, p.sdone = p.sfd[:0], p.sbuf[:0], p.sdone[:0]
 		return
 	}
 	if cap(p.sres) < k {

@@ -47,6 +47,9 @@ func (r *Registration) Poller() *Poller { return nil }
 // Defer does nothing on this platform (no Ready ever runs).
 func (p *Poller) Defer(d Deferred) {}
 
+// DeferSend does nothing on this platform (no Ready ever runs).
+func (p *Poller) DeferSend(s Sender) {}
+
 // Close does nothing on this platform.
 func (p *Poller) Close() error { return nil }
 

@@ -117,8 +117,7 @@ func TestUringSendAll(t *testing.T) {
 	}
 }
 
-// logSender is a Sender that logs which way it went: "sent" (with the result) when
-// the poller batched it, "flush" when it fell back to Flush (which sends itself).
+// logSender is a Sender that logs its result.
 type logSender struct {
 	name string
 	fd   int
@@ -128,10 +127,6 @@ type logSender struct {
 
 func (s *logSender) SendArgs() (int, []byte) { return s.fd, s.b }
 func (s *logSender) Sent(n int, err error)   { s.log <- fmt.Sprintf("sent:%s:%d:%v", s.name, n, err) }
-func (s *logSender) Flush() {
-	n, err := unix.SendmsgN(s.fd, s.b, nil, nil, unix.MSG_DONTWAIT)
-	s.log <- fmt.Sprintf("flush:%s:%d:%v", s.name, n, err)
-}
 
 // sendingHandler defers its senders, then a plain logDefer, from one Ready.
 type sendingHandler struct {
@@ -142,7 +137,7 @@ type sendingHandler struct {
 
 func (h *sendingHandler) Ready(Events) {
 	for _, s := range h.senders {
-		h.p.Defer(s)
+		h.p.DeferSend(s)
 	}
 	h.p.Defer(h.after)
 }
@@ -195,11 +190,11 @@ func collect(t *testing.T, log chan string, n int) []string {
 }
 
 // wantEach checks that the log starts with the n senders, in order, each having sent
-// its two bytes the given way ("sent" or "flush").
-func wantEach(t *testing.T, got []string, way string, n int) {
+// its two bytes.
+func wantEach(t *testing.T, got []string, n int) {
 	t.Helper()
 	for i := range n {
-		if want := fmt.Sprintf("%s:%d:2:<nil>", way, i); got[i] != want {
+		if want := fmt.Sprintf("sent:%d:2:<nil>", i); got[i] != want {
 			t.Fatalf("log[%d] = %q, want %q", i, got[i], want)
 		}
 	}
@@ -228,10 +223,25 @@ func checkReceived(t *testing.T, senders []*logSender, readers []net.Conn) {
 func TestSendRoundBatchesSenders(t *testing.T) {
 	t.Parallel()
 	testRing(t) // skips where io_uring is refused
-	const n = 300
+	checkRound(t, 300)
+}
+
+// Without a ring (io_uring refused) the poller sends each Sender with send(2), in
+// order, and reports the same results.
+func TestSendRoundWithoutRing(t *testing.T) {
+	setup := uringSetup
+	uringSetup = func() (*uring, error) { return nil, fmtErr("io_uring_setup", unix.EPERM) }
+	t.Cleanup(func() { uringSetup = setup })
+	checkRound(t, 5)
+}
+
+// checkRound defers n senders, one to a full socket and one to a bad descriptor, and
+// a plain piece of work, and checks what each learnt and what the sockets received.
+func checkRound(t *testing.T, n int) {
+	t.Helper()
 	log, senders, readers := sendRoundSetup(t, n, full(t))
 	got := collect(t, log, n+3)
-	wantEach(t, got, "sent", n)
+	wantEach(t, got, n)
 	// A full socket took nothing, without an error (the caller's slow path waits for
 	// room); a bad descriptor reports its error.
 	if got[n] != "sent:full:0:<nil>" {
@@ -246,21 +256,6 @@ func TestSendRoundBatchesSenders(t *testing.T) {
 	checkReceived(t, senders[:n], readers)
 }
 
-// Without a ring (io_uring refused) every Sender's Flush sends it, in order.
-func TestSendRoundWithoutRing(t *testing.T) {
-	setup := uringSetup
-	uringSetup = func() (*uring, error) { return nil, fmtErr("io_uring_setup", unix.EPERM) }
-	t.Cleanup(func() { uringSetup = setup })
-	const n = 5
-	log, senders, readers := sendRoundSetup(t, n, -1)
-	got := collect(t, log, n+1)
-	wantEach(t, got, "flush", n)
-	if got[n] != "flush:after" {
-		t.Fatalf("log[%d] = %q, want flush:after", n, got[n])
-	}
-	checkReceived(t, senders, readers)
-}
-
 // brokenRing is a real ring whose descriptor is gone, so its first submission fails.
 func brokenRing() (*uring, error) {
 	r, err := newUring()
@@ -273,8 +268,8 @@ func brokenRing() (*uring, error) {
 }
 
 // A ring that fails to submit reports every send as not made (EAGAIN: the caller's
-// slow path writes it), is never used again, and the round's later Senders fall back
-// to their Flush.
+// slow path writes it), is never used again, and the round's later Senders go out with
+// send(2).
 func TestSendRoundRingBreaks(t *testing.T) {
 	r, err := newUring()
 	if err != nil {
@@ -296,7 +291,7 @@ func TestSendRoundRingBreaks(t *testing.T) {
 		}
 	}
 	wantRange(0, uringEntries, "sent:%d:0:<nil>")
-	wantRange(uringEntries, n, "flush:%d:2:<nil>")
+	wantRange(uringEntries, n, "sent:%d:2:<nil>")
 	if got[n] != "flush:after" {
 		t.Fatalf("log[%d] = %q, want flush:after", n, got[n])
 	}
