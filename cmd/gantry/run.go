@@ -103,7 +103,11 @@ func serve(o serveOptions) int {
 	// Whether a poller's batch of upstream sends (and relayed TCP messages) goes to
 	// the kernel in one io_uring call: a container's seccomp profile can refuse it, and
 	// then they are sent one by one (docs/h1-engine.md, "Readiness loop").
-	o.log.Info("readiness loop", "batched_sends", netpoll.SendsBatched())
+	if ok, why := netpoll.SendPath(); ok {
+		o.log.Info("readiness loop", "batched_sends", true)
+	} else {
+		o.log.Info("readiness loop", "batched_sends", false, "why", why)
+	}
 	adm, admAddr, code := startAdmin(g, o)
 	if code != exitOK {
 		g.Shutdown(context.Background()) //nolint:errcheck // not serving yet

@@ -64,19 +64,43 @@ type Poller struct {
 
 // SendsBatched reports whether pollers send a round's Senders together: io_uring can
 // be set up here and GANTRY_URING is not off. Probed once.
-func SendsBatched() bool { return sendsBatched() }
+func SendsBatched() bool {
+	ok, _ := SendPath()
+	return ok
+}
 
-var sendsBatched = sync.OnceValue(func() bool {
+// SendPath is SendsBatched with, when sends are not batched, the reason in words (for
+// the startup log: an operator who sees one send per request learns what refused
+// io_uring and what to change).
+func SendPath() (batched bool, why string) { return sendPath() }
+
+var sendPath = sync.OnceValues(probeSendPath)
+
+// probeSendPath sets up a throwaway ring to learn whether the pollers' rings can be had.
+func probeSendPath() (bool, string) {
 	if uringOff {
-		return false
+		return false, "GANTRY_URING=off"
 	}
 	r, err := uringSetup()
 	if err != nil {
-		return false
+		return false, uringRefusal(err)
 	}
 	r.close()
-	return true
-})
+	return true, ""
+}
+
+// uringRefusal says why io_uring could not be set up, and what usually causes it.
+func uringRefusal(err error) string {
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return err.Error() + ": refused by a seccomp profile (a container runtime's default one) or by the kernel.io_uring_disabled sysctl"
+	case errors.Is(err, unix.ENOSYS):
+		return err.Error() + ": the kernel has no io_uring, or a seccomp profile hides it"
+	case errors.Is(err, unix.ENOTSUP):
+		return err.Error() + ": the kernel's io_uring is older than Linux 5.11"
+	}
+	return err.Error()
+}
 
 // uringOff: GANTRY_URING=off sends deferred sends one by one (kept for A/B runs and
 // as a way out where io_uring misbehaves).

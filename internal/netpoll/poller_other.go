@@ -4,6 +4,7 @@ package netpoll
 
 import (
 	"net"
+	"runtime"
 	"syscall"
 )
 
@@ -61,3 +62,6 @@ func FDOf(c net.Conn) (int, error) { return -1, ErrUnsupported }
 
 // SendsBatched reports whether pollers send a round's Senders together: never here.
 func SendsBatched() bool { return false }
+
+// SendPath reports that sends are not batched here, and why.
+func SendPath() (batched bool, why string) { return false, "no io_uring on " + runtime.GOOS }

@@ -296,3 +296,32 @@ func TestSendRoundRingBreaks(t *testing.T) {
 		t.Fatalf("log[%d] = %q, want flush:after", n, got[n])
 	}
 }
+
+// TestSendPathSaysWhy: where io_uring cannot be set up, the startup log's reason names
+// the refusal and its usual cause.
+func TestSendPathSaysWhy(t *testing.T) {
+	setup := uringSetup
+	t.Cleanup(func() { uringSetup = setup })
+	for _, tc := range []struct {
+		errno unix.Errno
+		want  string
+	}{
+		{unix.EPERM, "seccomp"},
+		{unix.EACCES, "kernel.io_uring_disabled"},
+		{unix.ENOSYS, "has no io_uring"},
+		{unix.ENOTSUP, "older than Linux 5.11"},
+		{unix.ENOMEM, "io_uring_setup"},
+	} {
+		uringSetup = func() (*uring, error) { return nil, fmtErr("io_uring_setup", tc.errno) }
+		ok, why := probeSendPath()
+		if ok || !strings.Contains(why, tc.want) || !strings.Contains(why, tc.errno.Error()) {
+			t.Errorf("%v: SendPath = %v %q, want false and a reason with %q and the error", tc.errno, ok, why, tc.want)
+		}
+	}
+	uringSetup = setup
+	if _, err := newUring(); err == nil {
+		if ok, why := probeSendPath(); !ok || why != "" {
+			t.Errorf("with a ring to be had: SendPath = %v %q, want true and no reason", ok, why)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -131,8 +132,13 @@ func TestDemoAnswers(t *testing.T) {
 		t.Fatalf("demo answer %s does not show the rewritten path /products/42", body)
 	}
 	p.waitOutput(t, `curl http://`+regexp.QuoteMeta(addr))
-	// The startup log says which send path the readiness loop takes, as this machine allows.
-	p.waitOutput(t, fmt.Sprintf(`msg="readiness loop" batched_sends=%v`, netpoll.SendsBatched()))
+	// The startup log says which send path the readiness loop takes, as this machine
+	// allows, and why sends are not batched when they are not.
+	if ok, why := netpoll.SendPath(); ok {
+		p.waitOutput(t, `msg="readiness loop" batched_sends=true`)
+	} else {
+		p.waitOutput(t, `msg="readiness loop" batched_sends=false why=`+regexp.QuoteMeta(strconv.Quote(why)))
+	}
 	dash := regexp.MustCompile(`Dashboard: (http://127\.0\.0\.1:\d+/)`).FindStringSubmatch(p.waitOutput(t, `Dashboard: http://127\.0\.0\.1:\d+/`))
 	resp = waitHTTP(t, dash[1], 200)
 	page, _ := io.ReadAll(resp.Body)
@@ -140,6 +146,14 @@ func TestDemoAnswers(t *testing.T) {
 	if !strings.Contains(string(page), "<html") {
 		t.Fatalf("dashboard %s did not serve a page: %.200s", dash[1], page)
 	}
+	stop(t, p)
+}
+
+// TestStartupSaysWhyNotBatched: with io_uring switched off, the startup log names the
+// switch as the reason the readiness loop sends one by one.
+func TestStartupSaysWhyNotBatched(t *testing.T) {
+	p := startGantryEnv(t, []string{"GANTRY_URING=off"}, "demo", "--listen", freePort(t), "--admin", "127.0.0.1:0")
+	p.waitOutput(t, `msg="readiness loop" batched_sends=false why="GANTRY_URING=off"`)
 	stop(t, p)
 }
 

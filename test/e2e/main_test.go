@@ -35,7 +35,16 @@ type proc struct {
 // startGantry runs the binary with args; it is killed when the test ends.
 func startGantry(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startGantryEnv(t, nil, args...)
+}
+
+// startGantryEnv is startGantry with extra environment variables.
+func startGantryEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(gantryBin, args...), lines: make(chan string, 1000), exited: make(chan struct{})}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	stdout, _ := p.cmd.StdoutPipe()
 	p.cmd.Stderr = p.cmd.Stdout
 	if err := p.cmd.Start(); err != nil {
