@@ -443,18 +443,15 @@ func (p *Poller) round(start, end int) {
 	p.later = p.later[:0]
 }
 
-// sendOne sends s with one send(2).
+// sendOne sends s with one send(2) and reports the result as the ring would.
 func sendOne(s Sender) {
 	fd, b := s.SendArgs()
 	n, err := rawio.Send(fd, b)
-	switch {
-	case err == unix.EAGAIN:
-		s.Sent(0, nil)
-	case err != nil:
-		s.Sent(0, fmtErr("send", err))
-	default:
-		s.Sent(n, nil)
+	r := int32(n)
+	if e, ok := err.(unix.Errno); ok {
+		r = -int32(e) // rawio.Send's only errors are errnos
 	}
+	report(s, r)
 }
 
 // sendBatch submits the gathered sends and reports their results.
@@ -473,18 +470,25 @@ func (p *Poller) sendBatch() {
 	}
 	for i, s := range p.sdone {
 		p.sdone[i], p.sbuf[i] = nil, nil
-		switch r := res[i]; {
-		case r >= 0:
-			s.Sent(int(r), nil)
-		case r == -int32(unix.EAGAIN):
-			s.Sent(0, nil)
-		case r == resUnknown:
-			s.Sent(0, ErrSendUnknown)
-		default:
-			s.Sent(0, fmtErr("send", unix.Errno(-r)))
-		}
+		report(s, res[i])
 	}
 	p.sfd, p.sbuf, p.sdone = p.sfd[:0], p.sbuf[:0], p.sdone[:0]
+}
+
+// report gives s the result r of its send, in the ring's terms: the bytes the socket
+// took, -EAGAIN (it took none: full, reported as 0 and no error), resUnknown, or
+// another -errno. One mapping for both send paths.
+func report(s Sender, r int32) {
+	switch {
+	case r >= 0:
+		s.Sent(int(r), nil)
+	case r == -int32(unix.EAGAIN):
+		s.Sent(0, nil)
+	case r == resUnknown:
+		s.Sent(0, ErrSendUnknown)
+	default:
+		s.Sent(0, fmtErr("send", unix.Errno(-r)))
+	}
 }
 
 // epollWait polls without blocking. RawSyscall: a call that never blocks needs no
