@@ -6,8 +6,9 @@
 # Sets W (work dir), HOST, P_NGINX (HTTP/1.1), P_NGINX_H2 (h2c), P_G (gantry, both);
 # with AB_ENV set (VAR=VALUE ...) or AB_BIN (a gantry binary, say an older build), a
 # second gantry runs on P_AB: AB_BIN or this build, with AB_ENV in its environment,
-# for same-run A/B comparisons of a knob or of two builds. Everything started is
-# stopped when the calling script exits.
+# for same-run A/B comparisons of a knob or of two builds. With PEERS_TCP=1 nginx also
+# relays TCP (its stream module, as the harness's l4 mode) on P_NGINX_L4 and gantry on
+# P_G_TCP. Everything started is stopped when the calling script exits.
 
 start_peers() { # BASE_PORT
 	local base=$1 root harness lib p
@@ -17,7 +18,13 @@ start_peers() { # BASE_PORT
 	[[ -f $lib ]] || { echo "harness config writers not found: $lib (set BENCH_HARNESS)" >&2; exit 69; }
 	W=$(mktemp -d /tmp/gantry-latency.XXXXXX)
 	HOST=127.0.0.1 P_B1=$((base + 1)) P_B2=$((base + 2)) P_NGINX=$((base + 3)) P_NGINX_H2=$((base + 4)) P_G=$((base + 5)) P_AB=$((base + 6))
+	P_NGINX_L4=$((base + 7)) P_G_TCP=$((base + 8))
 	NGINX=$(command -v nginx) NGINX_STREAM_MODULE=""
+	if [[ -n ${PEERS_TCP:-} ]]; then
+		NGINX_STREAM_MODULE=$(dirname "$(readlink -f "$NGINX")")/../lib/nginx/modules/ngx_stream_module.so
+		[[ -f $NGINX_STREAM_MODULE ]] || NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
+		[[ -f $NGINX_STREAM_MODULE ]] || { echo "nginx's stream module not found" >&2; exit 69; }
+	fi
 	# shellcheck source=/dev/null
 	source "$lib"
 	peer_pids=()
@@ -31,18 +38,26 @@ start_peers() { # BASE_PORT
 		"$NGINX" -p "$W/$p" -c "$W/$p/nginx.conf" -g 'daemon off;' &
 		peer_pids+=($!)
 	done
+	local tcp_listener="" tcp_upstream=""
+	if [[ -n ${PEERS_TCP:-} ]]; then
+		tcp_listener="  tcp: { address: \"$HOST:$P_G_TCP\", protocol: tcp, upstream: tcp }"
+		tcp_upstream="  tcp: { targets: [ \"$HOST:$P_B1\", \"$HOST:$P_B2\" ] }"
+	fi
 	cat >"$W/gantry.yaml" <<EOC
 listeners:
   web: { address: "$HOST:$P_G" }
+$tcp_listener
 upstreams:
   web:
     targets: [ "http://$HOST:$P_B1", "http://$HOST:$P_B2" ]
+$tcp_upstream
 routes:
   - { name: all, upstream: web }
 EOC
 	"$W/gantry" run -c "$W/gantry.yaml" --watch=false --log-level warn &
 	peer_pids+=($!)
 	local ports=("$P_NGINX" "$P_G")
+	[[ -n ${PEERS_TCP:-} ]] && ports+=("$P_NGINX_L4" "$P_G_TCP")
 	if [[ -n ${AB_ENV:-}${AB_BIN:-} ]]; then
 		sed "s/$HOST:$P_G/$HOST:$P_AB/" "$W/gantry.yaml" >"$W/gantry-ab.yaml"
 		# shellcheck disable=SC2086 # AB_ENV is a list of VAR=VALUE words
