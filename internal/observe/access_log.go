@@ -77,6 +77,16 @@ const DefaultFlushInterval = 100 * time.Millisecond
 // NewAccessLog opens cfg.Output (stdout, stderr or a file, appended to) unless
 // opts.Writer is set, and starts the writer goroutine; Close stops it.
 func NewAccessLog(cfg *config.AccessLog, opts AccessLogOptions) (*AccessLog, error) {
+	l, err := newAccessLog(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	go l.run()
+	return l, nil
+}
+
+// newAccessLog is NewAccessLog without starting the writer (tests drive poll).
+func newAccessLog(cfg *config.AccessLog, opts AccessLogOptions) (*AccessLog, error) {
 	if !cfg.On() {
 		return nil, ErrAccessLogOff
 	}
@@ -121,7 +131,6 @@ func NewAccessLog(cfg *config.AccessLog, opts AccessLogOptions) (*AccessLog, err
 		l.out, l.file, l.path = f, f, cfg.Output
 	}
 	l.bw = bufio.NewWriterSize(l.out, 64<<10)
-	go l.run()
 	return l, nil
 }
 
@@ -294,11 +303,10 @@ func (l *AccessLog) run() {
 	defer tick.Stop()
 	idle := 0
 	for {
-		if l.drain(4096) > 0 {
+		if l.poll() {
 			idle = 0
 		} else {
 			idle++
-			l.flush()
 		}
 		if idle >= parkAfter {
 			l.parked.Store(true)
@@ -332,6 +340,16 @@ func (l *AccessLog) run() {
 			return
 		}
 	}
+}
+
+// poll is one look at the ring: it writes what it finds into the buffer and reports
+// whether there was anything; a poll that found nothing flushes the buffer.
+func (l *AccessLog) poll() bool {
+	if l.drain(4096) > 0 {
+		return true
+	}
+	l.flush()
+	return false
 }
 
 // shutdown writes everything queued (Log no longer queues once closed is set, so the

@@ -292,37 +292,36 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	return w.syncBuffer.Write(p)
 }
 
-// TestAccessLogBatchesUnderLoad: under steady traffic the writer gathers lines in its
-// buffer instead of writing a few at every poll (which cost the feature route about
-// 5 µs per request); when traffic stops they are written.
+// TestAccessLogBatchesUnderLoad: under steady traffic (every poll finds a new line)
+// the writer gathers lines in its buffer instead of writing at every poll that empties
+// the ring (which cost the feature route about 5 µs per request); the first poll that
+// finds nothing writes them. The test makes the writer's polls itself, in order, on a
+// log whose writer goroutine is not started.
 func TestAccessLogBatchesUnderLoad(t *testing.T) {
 	t.Parallel()
 	out := &countingWriter{}
-	l, err := NewAccessLog(accessLogCfg(config.AccessLogJSON, 1024), AccessLogOptions{Writer: out, FlushInterval: time.Hour})
+	l, err := newAccessLog(accessLogCfg(config.AccessLogJSON, 1024), AccessLogOptions{Writer: out})
 	if err != nil {
-		t.Fatalf("NewAccessLog() error = %v", err)
+		t.Fatalf("newAccessLog() error = %v", err)
 	}
-	defer closeLog(t, l)
-	// 300 lines of about 200 bytes (60 KB, within the 64 KiB buffer), one every 0.5 ms:
-	// about 30 polls, each finding new lines. Flushing at every poll that empties the
-	// ring makes about 30 writes; batching makes none until traffic stops. A poll that
-	// finds nothing because this goroutine was descheduled flushes once; the bound
-	// leaves room for a few of those.
-	const lines = 300
+	const lines = 100 // about 25 KB: within the 64 KiB buffer
 	for i := range lines {
 		l.Log(&Record{RequestID: fmt.Sprintf("load-%d", i)})
-		time.Sleep(500 * time.Microsecond)
+		if !l.poll() {
+			t.Fatalf("poll %d found nothing, want line %d", i, i)
+		}
+		if n := out.writes.Load(); n != 0 {
+			t.Fatalf("%d writes after poll %d, want none while every poll finds a new line", n, i)
+		}
 	}
-	during := out.writes.Load()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(out.String(), fmt.Sprintf("load-%d", lines-1)) && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond) // polls the output: the writer has no event to wait on
+	if l.poll() {
+		t.Fatal("a poll after the last line found something")
+	}
+	if n := out.writes.Load(); n != 1 {
+		t.Errorf("%d writes after a poll found nothing, want 1", n)
 	}
 	if got := strings.Count(out.String(), "load-"); got != lines {
-		t.Fatalf("%d of %d lines written after traffic stopped", got, lines)
-	}
-	if during > 8 {
-		t.Errorf("%d writes while %d lines came in steadily, want the buffer to gather them (≤ 8)", during, lines)
+		t.Errorf("%d of %d lines written after a poll found nothing new", got, lines)
 	}
 }
 
